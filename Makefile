@@ -1,0 +1,58 @@
+# The single entry point. `make run` starts the system, `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export LD_LIBRARY_PATH := /usr/lib/llvm-22/lib$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
+
+.PHONY: help venv toolchain program program-release verify-program idl test test-rust test-python bench-program run clean
+
+help:
+	@echo "make run              start the local validator with both programs deployed"
+	@echo "make test             the whole test suite (reproducible build, Rust unit tests, SVM tests)"
+	@echo "make program          build both programs to target/deploy/*.so (offline SBF toolchain)"
+	@echo "make program-release  build and commit-stage the binaries in programs/deploy/"
+	@echo "make idl              regenerate idl/*.json from the program sources"
+	@echo "make bench-program    compute units per instruction, written to docs/benchmarks.md"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+toolchain:
+	bash scripts/install-sbf-toolchain.sh
+
+program: toolchain
+	bash scripts/build-programs.sh
+
+program-release: program
+	cp target/deploy/collateral_vault.so target/deploy/position_manager.so programs/deploy/
+	cd programs/deploy && sha256sum collateral_vault.so position_manager.so > SHA256SUMS
+
+verify-program: toolchain
+	bash scripts/build-programs.sh --verify
+
+idl:
+	UPDATE_IDL=1 cargo test --quiet -p collateral-vault -p position-manager idl
+
+test-rust:
+	cargo test --quiet --workspace
+
+test-python: venv
+	$(PY) -m pytest -q
+
+test: verify-program test-rust test-python
+
+bench-program: venv
+	$(PY) scripts/bench_program.py --write docs/benchmarks.md
+
+run: venv
+	$(PY) scripts/localnet.py
+
+clean:
+	rm -rf target

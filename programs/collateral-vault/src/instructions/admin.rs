@@ -1,0 +1,32 @@
+//! What every admin instruction validates first: the admin's signature over the authority.
+
+use pinocchio::{error::ProgramError, AccountView};
+
+use crate::{
+    errors::VaultError,
+    events, guards,
+    state::{account_data_mut, VaultAuthority},
+};
+
+/// Checks `[admin, vault_authority, event_authority, program]` and returns the authority for
+/// mutation.
+///
+/// The returned reference points into `vault_authority`'s data, which no other reference
+/// aliases: the account is typed by its discriminator and appears once in these checks.
+pub fn validate_admin<'a>(
+    admin: &AccountView,
+    vault_authority: &'a AccountView,
+    event_authority: &AccountView,
+    program: &AccountView,
+) -> Result<&'a mut VaultAuthority, ProgramError> {
+    guards::signer(admin)?;
+    let state = guards::authority(vault_authority)?;
+    if state.admin != *admin.address() {
+        return Err(VaultError::NotAdmin.into());
+    }
+    guards::writable(vault_authority)?;
+    events::check_event_accounts(event_authority, program)?;
+    // SAFETY: type checked by `guards::authority`; the shared borrow above has ended.
+    Ok(unsafe { account_data_mut::<VaultAuthority>(vault_authority) })
+}
+

@@ -1,0 +1,39 @@
+//! One instruction per file: its discriminator, argument layout, account list (the IDL reads
+//! the same constants), a `validate` step that checks every account, and `process`.
+
+mod admin;
+mod caller;
+mod vault_ops;
+
+pub mod accept_admin;
+pub mod add_authorized_program;
+pub mod close_vault;
+pub mod deposit;
+pub mod initialize_authority;
+pub mod initialize_vault;
+pub mod lock_collateral;
+pub mod propose_admin;
+pub mod remove_authorized_program;
+pub mod set_paused;
+pub mod transfer_collateral;
+pub mod unlock_collateral;
+pub mod withdraw;
+
+use crate::schema::InstructionSpec;
+
+/// Every instruction, in IDL order.
+pub const ALL: &[InstructionSpec] = &[
+    initialize_authority::SPEC,
+    add_authorized_program::SPEC,
+    remove_authorized_program::SPEC,
+    set_paused::SPEC,
+    propose_admin::SPEC,
+    accept_admin::SPEC,
+    initialize_vault::SPEC,
+    deposit::SPEC,
+    withdraw::SPEC,
+    close_vault::SPEC,
+    lock_collateral::SPEC,
+    unlock_collateral::SPEC,
+    transfer_collateral::SPEC,
+];

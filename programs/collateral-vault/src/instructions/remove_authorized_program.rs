@@ -1,0 +1,68 @@
+//! `remove_authorized_program(program_id)`: admin revokes a program's right to move collateral.
+//! Its existing locks stay locked until another authorized program releases them.
+
+use pinocchio::{AccountView, Address, ProgramResult};
+
+use crate::{
+    discriminator,
+    errors::VaultError,
+    events::{self, ProgramDeauthorizedEvent},
+    layout,
+    pod::PodI64,
+    runtime,
+    schema::{AccountSpec, InstructionSpec, Layout, Seed},
+    seeds::{EVENT_AUTHORITY_ADDRESS, VAULT_AUTHORITY, VAULT_AUTHORITY_ADDRESS},
+    state::VaultAuthority,
+    ID,
+};
+
+use super::admin::validate_admin;
+
+pub const NAME: &str = "remove_authorized_program";
+pub const DISCRIMINATOR: [u8; 8] = discriminator::instruction(NAME);
+
+layout! {
+    pub struct RemoveAuthorizedProgramArgs {
+        pub program_id: Address,
+    }
+}
+
+pub const ACCOUNTS: &[AccountSpec] = &[
+    AccountSpec::new("admin").signer(),
+    AccountSpec::new("vault_authority").writable().address(VAULT_AUTHORITY_ADDRESS).pda(&[Seed::Const(VAULT_AUTHORITY)]),
+    AccountSpec::new("event_authority").address(EVENT_AUTHORITY_ADDRESS),
+    AccountSpec::new("program").address(ID),
+];
+
+pub const SPEC: InstructionSpec = InstructionSpec {
+    name: NAME,
+    docs: "Removes a program from the caller allow-list (admin only).",
+    discriminator: DISCRIMINATOR,
+    accounts: ACCOUNTS,
+    args: RemoveAuthorizedProgramArgs::FIELDS,
+};
+
+struct RemoveAuthorizedProgram<'a> {
+    authority: &'a mut VaultAuthority,
+    event_authority: &'a AccountView,
+    program_id: Address,
+}
+
+fn validate<'a>(accounts: &'a mut [AccountView], data: &[u8]) -> Result<RemoveAuthorizedProgram<'a>, pinocchio::error::ProgramError> {
+    let [admin, vault_authority, event_authority, program, ..] = accounts else {
+        return Err(VaultError::NotEnoughAccounts.into());
+    };
+    let args = RemoveAuthorizedProgramArgs::from_bytes(data).ok_or(VaultError::InvalidInstructionData)?;
+    let authority = validate_admin(admin, vault_authority, event_authority, program)?;
+    Ok(RemoveAuthorizedProgram { authority, event_authority, program_id: args.program_id })
+}
+
+pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
+    let ix = validate(accounts, data)?;
+    ix.authority.remove_program(&ix.program_id)?;
+    let event = ProgramDeauthorizedEvent {
+        program_id: ix.program_id,
+        timestamp: PodI64::new(runtime::unix_timestamp()?),
+    };
+    events::emit(&event, ix.event_authority)
+}

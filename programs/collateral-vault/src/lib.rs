@@ -1,0 +1,149 @@
+//! Collateral vault program: per-user USDT vaults for a perpetual-futures exchange.
+//!
+//! Written on Pinocchio, speaking Anchor's wire format: instruction, account and event
+//! discriminators, borsh layouts, `emit_cpi!`-style events and an IDL in the current format
+//! (`idl/collateral_vault.json`, generated from [`PROGRAM_SPEC`]).
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+#[cfg(any(test, feature = "idl-build"))]
+extern crate std;
+
+pub mod discriminator;
+pub mod errors;
+pub mod events;
+pub mod guards;
+pub mod instructions;
+pub mod pod;
+pub mod runtime;
+pub mod schema;
+pub mod seeds;
+pub mod state;
+pub mod system;
+pub mod token;
+
+#[cfg(any(test, feature = "idl-build"))]
+pub mod idl;
+
+use pinocchio::{AccountView, Address, ProgramResult};
+
+use crate::{errors::VaultError, instructions as ix};
+
+pinocchio::address::declare_id!("8vjbjPhoD2rav71J8mgbVxcYdbbqST78y2bzMPRqoGr9");
+
+#[cfg(not(feature = "no-entrypoint"))]
+mod entrypoint {
+    pinocchio::program_entrypoint!(crate::process_instruction);
+    pinocchio::no_allocator!();
+    pinocchio::nostd_panic_handler!();
+}
+
+const fn tag(discriminator: [u8; 8]) -> u64 {
+    u64::from_le_bytes(discriminator)
+}
+
+/// Routes by the 8-byte Anchor discriminator. Inlined into the entrypoint: called through a
+/// function pointer it would need stack arguments, which the BPF backend cannot pass.
+#[inline(always)]
+pub fn process_instruction(program_id: &Address, accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
+    if program_id != &ID {
+        return Err(VaultError::InvalidProgramAccount.into());
+    }
+    let Some((discriminator, args)) = data.split_first_chunk::<8>() else {
+        return Err(VaultError::InvalidInstructionData.into());
+    };
+    const INITIALIZE_AUTHORITY: u64 = tag(ix::initialize_authority::DISCRIMINATOR);
+    const ADD_AUTHORIZED_PROGRAM: u64 = tag(ix::add_authorized_program::DISCRIMINATOR);
+    const REMOVE_AUTHORIZED_PROGRAM: u64 = tag(ix::remove_authorized_program::DISCRIMINATOR);
+    const SET_PAUSED: u64 = tag(ix::set_paused::DISCRIMINATOR);
+    const PROPOSE_ADMIN: u64 = tag(ix::propose_admin::DISCRIMINATOR);
+    const ACCEPT_ADMIN: u64 = tag(ix::accept_admin::DISCRIMINATOR);
+    const INITIALIZE_VAULT: u64 = tag(ix::initialize_vault::DISCRIMINATOR);
+    const DEPOSIT: u64 = tag(ix::deposit::DISCRIMINATOR);
+    const WITHDRAW: u64 = tag(ix::withdraw::DISCRIMINATOR);
+    const CLOSE_VAULT: u64 = tag(ix::close_vault::DISCRIMINATOR);
+    const LOCK_COLLATERAL: u64 = tag(ix::lock_collateral::DISCRIMINATOR);
+    const UNLOCK_COLLATERAL: u64 = tag(ix::unlock_collateral::DISCRIMINATOR);
+    const TRANSFER_COLLATERAL: u64 = tag(ix::transfer_collateral::DISCRIMINATOR);
+    const EVENT_CPI: u64 = tag(discriminator::EVENT_IX_TAG_LE);
+
+    match u64::from_le_bytes(*discriminator) {
+        DEPOSIT => ix::deposit::process(accounts, args),
+        WITHDRAW => ix::withdraw::process(accounts, args),
+        LOCK_COLLATERAL => ix::lock_collateral::process(accounts, args),
+        UNLOCK_COLLATERAL => ix::unlock_collateral::process(accounts, args),
+        TRANSFER_COLLATERAL => ix::transfer_collateral::process(accounts, args),
+        EVENT_CPI => events::process_event_cpi(accounts),
+        INITIALIZE_VAULT => ix::initialize_vault::process(accounts, args),
+        CLOSE_VAULT => ix::close_vault::process(accounts, args),
+        INITIALIZE_AUTHORITY => ix::initialize_authority::process(accounts, args),
+        ADD_AUTHORIZED_PROGRAM => ix::add_authorized_program::process(accounts, args),
+        REMOVE_AUTHORIZED_PROGRAM => ix::remove_authorized_program::process(accounts, args),
+        SET_PAUSED => ix::set_paused::process(accounts, args),
+        PROPOSE_ADMIN => ix::propose_admin::process(accounts, args),
+        ACCEPT_ADMIN => ix::accept_admin::process(accounts, args),
+        _ => Err(VaultError::InvalidInstructionData.into()),
+    }
+}
+
+macro_rules! with_discriminator {
+    ($trait:path: $($ty:ty),*) => {
+        &[$( (schema::TypeSpec::of::<$ty>(), <$ty as $trait>::DISCRIMINATOR) ),*]
+    };
+}
+
+/// The whole wire format, as the IDL generator reads it.
+pub const PROGRAM_SPEC: schema::ProgramSpec = {
+    use events::*;
+    use schema::TypeSpec;
+    use state::{AuthorizedProgram, CollateralVault, PauseAction, VaultAuthority};
+
+    schema::ProgramSpec {
+        name: "collateral_vault",
+        version: env!("CARGO_PKG_VERSION"),
+        description: "Per-user USDT collateral vaults for a perpetual-futures exchange",
+        address: ID,
+        instructions: ix::ALL,
+        accounts: with_discriminator!(state::AccountType: CollateralVault, VaultAuthority),
+        events: with_discriminator!(events::Event:
+            VaultInitializedEvent, DepositEvent, WithdrawEvent, SurplusCreditedEvent, LockEvent,
+            UnlockEvent, TransferEvent, VaultClosedEvent, AuthorityInitializedEvent,
+            ProgramAuthorizedEvent, ProgramDeauthorizedEvent, PauseChangedEvent,
+            AdminProposedEvent, AdminChangedEvent),
+        types: &[TypeSpec::of::<AuthorizedProgram>()],
+        enums: &[PauseAction::SPEC],
+        errors: errors::ERRORS,
+    }
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discriminators_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for spec in ix::ALL {
+            assert!(seen.insert(spec.discriminator), "{}", spec.name);
+            assert_eq!(spec.discriminator, discriminator::instruction(spec.name));
+        }
+        assert!(!seen.contains(&discriminator::EVENT_IX_TAG_LE));
+    }
+
+    #[test]
+    fn rejects_short_and_unknown_instruction_data() {
+        let id = ID;
+        assert_eq!(
+            process_instruction(&id, &mut [], &[1, 2, 3]),
+            Err(VaultError::InvalidInstructionData.into())
+        );
+        assert_eq!(
+            process_instruction(&id, &mut [], &[0; 8]),
+            Err(VaultError::InvalidInstructionData.into())
+        );
+        assert_eq!(
+            process_instruction(&Address::new_from_array([9; 32]), &mut [], &[0; 8]),
+            Err(VaultError::InvalidProgramAccount.into())
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! `VaultAuthority`: the configuration singleton at `[b"vault_authority"]`.
+
+use pinocchio::Address;
+
+use crate::{
+    discriminator,
+    errors::VaultError,
+    layout,
+    pod::PodBool,
+    schema::{EnumSpec, IdlType, Ty},
+};
+
+use super::AccountType;
+
+pub const MAX_AUTHORIZED_PROGRAMS: usize = 8;
+
+layout! {
+    /// A program allowed to lock, unlock and transfer collateral, with the signer PDA it must
+    /// present (`[b"vault_caller"]` derived from `program_id`).
+    pub struct AuthorizedProgram {
+        pub program_id: Address,
+        pub caller_authority: Address,
+    }
+}
+
+layout! {
+    /// Program configuration: admin hand-over, collateral mint, caller allow-list and pauses.
+    pub struct VaultAuthority {
+        pub admin: Address,
+        /// Proposed admin; all zeroes when no hand-over is under way.
+        pub pending_admin: Address,
+        /// The collateral mint (USDT).
+        pub collateral_mint: Address,
+        pub collateral_decimals: u8,
+        pub deposit_paused: PodBool,
+        pub withdraw_paused: PodBool,
+        pub lock_paused: PodBool,
+        pub authorized_program_count: u8,
+        pub authorized_programs: [AuthorizedProgram; 8],
+        pub bump: u8,
+        pub reserved: [u8; 64],
+    }
+}
+
+impl AccountType for VaultAuthority {
+    const DISCRIMINATOR: [u8; 8] = discriminator::account("VaultAuthority");
+}
+
+const _: () = assert!(MAX_AUTHORIZED_PROGRAMS == 8);
+
+/// Which action `set_paused` switches. One byte on the wire (a borsh unit enum).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PauseAction(pub u8);
+
+impl PauseAction {
+    pub const DEPOSIT: Self = Self(0);
+    pub const WITHDRAW: Self = Self(1);
+    pub const LOCK: Self = Self(2);
+    pub const SPEC: EnumSpec = EnumSpec {
+        name: "PauseAction",
+        variants: &["Deposit", "Withdraw", "Lock"],
+    };
+}
+
+impl IdlType for PauseAction {
+    const TY: Ty = Ty::Defined("PauseAction");
+}
+
+impl VaultAuthority {
+    pub fn authorized(&self) -> &[AuthorizedProgram] {
+        let count = (self.authorized_program_count as usize).min(MAX_AUTHORIZED_PROGRAMS);
+        &self.authorized_programs[..count]
+    }
+
+    /// The allow-listed program whose caller PDA is `signer`, if any.
+    #[inline(always)]
+    pub fn program_for_caller(&self, signer: &Address) -> Option<&Address> {
+        self.authorized()
+            .iter()
+            .find(|entry| entry.caller_authority == *signer)
+            .map(|entry| &entry.program_id)
+    }
+
+    pub fn is_authorized(&self, program_id: &Address) -> bool {
+        self.authorized().iter().any(|entry| entry.program_id == *program_id)
+    }
+
+    pub fn add_program(&mut self, entry: AuthorizedProgram) -> Result<(), VaultError> {
+        if self.is_authorized(&entry.program_id) {
+            return Err(VaultError::ProgramAlreadyAuthorized);
+        }
+        let count = self.authorized_program_count as usize;
+        if count >= MAX_AUTHORIZED_PROGRAMS {
+            return Err(VaultError::AuthorizedProgramsFull);
+        }
+        self.authorized_programs[count] = entry;
+        self.authorized_program_count += 1;
+        Ok(())
+    }
+
+    /// Removes by swapping the last entry into the hole; order carries no meaning.
+    pub fn remove_program(&mut self, program_id: &Address) -> Result<(), VaultError> {
+        let count = (self.authorized_program_count as usize).min(MAX_AUTHORIZED_PROGRAMS);
+        let index = self.authorized_programs[..count]
+            .iter()
+            .position(|entry| entry.program_id == *program_id)
+            .ok_or(VaultError::ProgramNotAuthorized)?;
+        let last = count - 1;
+        self.authorized_programs[index] = self.authorized_programs[last];
+        self.authorized_programs[last] = AuthorizedProgram {
+            program_id: Address::new_from_array([0; 32]),
+            caller_authority: Address::new_from_array([0; 32]),
+        };
+        self.authorized_program_count = last as u8;
+        Ok(())
+    }
+
+    pub fn set_paused(&mut self, action: PauseAction, paused: bool) -> Result<(), VaultError> {
+        let flag = match action {
+            PauseAction::DEPOSIT => &mut self.deposit_paused,
+            PauseAction::WITHDRAW => &mut self.withdraw_paused,
+            PauseAction::LOCK => &mut self.lock_paused,
+            _ => return Err(VaultError::InvalidPauseAction),
+        };
+        *flag = PodBool::new(paused);
+        Ok(())
+    }
+
+    pub fn has_pending_admin(&self) -> bool {
+        self.pending_admin != Address::new_from_array([0; 32])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Layout;
+
+    fn entry(n: u8) -> AuthorizedProgram {
+        AuthorizedProgram {
+            program_id: Address::new_from_array([n; 32]),
+            caller_authority: Address::new_from_array([n + 100; 32]),
+        }
+    }
+
+    fn authority() -> VaultAuthority {
+        let mut bytes = [0u8; VaultAuthority::LEN];
+        *VaultAuthority::from_bytes_mut(&mut bytes).unwrap()
+    }
+
+    #[test]
+    fn allow_list_is_bounded_and_unique() {
+        let mut a = authority();
+        for n in 1..=8 {
+            a.add_program(entry(n)).unwrap();
+        }
+        assert_eq!(a.add_program(entry(9)), Err(VaultError::AuthorizedProgramsFull));
+        assert_eq!(a.add_program(entry(3)), Err(VaultError::ProgramAlreadyAuthorized));
+        assert_eq!(a.program_for_caller(&entry(5).caller_authority), Some(&entry(5).program_id));
+        // A program id is not a caller authority: passing the program's own address fails.
+        assert_eq!(a.program_for_caller(&entry(5).program_id), None);
+    }
+
+    #[test]
+    fn removal_keeps_the_others() {
+        let mut a = authority();
+        for n in 1..=3 {
+            a.add_program(entry(n)).unwrap();
+        }
+        a.remove_program(&entry(1).program_id).unwrap();
+        assert!(!a.is_authorized(&entry(1).program_id));
+        assert!(a.is_authorized(&entry(2).program_id) && a.is_authorized(&entry(3).program_id));
+        assert_eq!(a.remove_program(&entry(1).program_id), Err(VaultError::ProgramNotAuthorized));
+    }
+
+    #[test]
+    fn pause_flags_are_independent() {
+        let mut a = authority();
+        a.set_paused(PauseAction::WITHDRAW, true).unwrap();
+        assert!(a.withdraw_paused.get() && !a.deposit_paused.get() && !a.lock_paused.get());
+        assert_eq!(a.set_paused(PauseAction(3), true), Err(VaultError::InvalidPauseAction));
+    }
+}
