@@ -1,0 +1,336 @@
+#!/usr/bin/env node
+// Local Solana validator host for development and tests (Surfpool, in process).
+//
+// Starts a Surfnet, deploys both programs from the committed .so files at their fixed ids,
+// creates a 6-decimal USDT-like mint, initializes the VaultAuthority with the position manager
+// authorized, funds the dev wallets, then writes the URLs and the (dev-only, generated) keys to
+// a JSON file that Django reads. It keeps draining Surfnet's event queue: without that the RPC
+// stops answering after about 85 seconds.
+//
+// Usage: node scripts/localnet/localnet.js [--out .data/localnet.json] [--keys .data/localnet-keys.json]
+//        [--programs programs/deploy] [--idl idl] [--wallets 3]
+// Env overrides for the binaries: COLLATERAL_VAULT_SO, POSITION_MANAGER_SO.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const crypto = require('crypto');
+const { Surfnet } = require('@solana/surfpool-linux-x64-gnu');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const VAULT_PROGRAM_ID = '8vjbjPhoD2rav71J8mgbVxcYdbbqST78y2bzMPRqoGr9';
+const POSITION_MANAGER_ID = 'GTYmhz8KtQhgKEgTvW644AfB9q3Jey3DeZpF6bum9vCT';
+const TOKEN_PROGRAM_ID = 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA';
+const ATA_PROGRAM_ID = 'ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL';
+const SYSTEM_PROGRAM_ID = '11111111111111111111111111111111';
+const UPGRADEABLE_LOADER_ID = 'BPFLoaderUpgradeab1e11111111111111111111111';
+const MINT_DECIMALS = 6;
+const MINT_ACCOUNT_SIZE = 82;
+const MINT_RENT_LAMPORTS = 1461600;
+const DEV_WALLET_SOL = 100n * 1_000_000_000n;
+const DEV_WALLET_TOKENS = 1_000_000n * 10n ** BigInt(MINT_DECIMALS);
+const DRAIN_INTERVAL_MS = 200;
+
+function parseArgs(argv) {
+  const args = {
+    out: path.join(ROOT, '.data', 'localnet.json'),
+    keys: null,
+    programs: path.join(ROOT, 'programs', 'deploy'),
+    idl: path.join(ROOT, 'idl'),
+    wallets: 3,
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    const name = argv[i].replace(/^--/, '');
+    if (!(name in args)) throw new Error(`unknown option ${argv[i]}`);
+    args[name] = name === 'wallets' ? Number(argv[i + 1]) : path.resolve(argv[i + 1]);
+  }
+  args.keys = args.keys || path.join(path.dirname(args.out), 'localnet-keys.json');
+  return args;
+}
+
+// ---- base58 and the legacy transaction wire format (no web3.js dependency) ----
+
+const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+
+function b58encode(bytes) {
+  let n = BigInt('0x' + (Buffer.from(bytes).toString('hex') || '0'));
+  let out = '';
+  while (n > 0n) {
+    out = B58[Number(n % 58n)] + out;
+    n /= 58n;
+  }
+  for (const b of bytes) {
+    if (b !== 0) break;
+    out = '1' + out;
+  }
+  return out;
+}
+
+function b58decode(text) {
+  let n = 0n;
+  for (const ch of text) {
+    const digit = B58.indexOf(ch);
+    if (digit < 0) throw new Error(`invalid base58: ${text}`);
+    n = n * 58n + BigInt(digit);
+  }
+  let hex = n.toString(16);
+  if (hex.length % 2) hex = '0' + hex;
+  const body = n === 0n ? Buffer.alloc(0) : Buffer.from(hex, 'hex');
+  let zeros = 0;
+  while (zeros < text.length && text[zeros] === '1') zeros++;
+  return Buffer.concat([Buffer.alloc(zeros), body]);
+}
+
+function compactU16(n) {
+  const out = [];
+  for (;;) {
+    let byte = n & 0x7f;
+    n >>= 7;
+    if (n === 0) {
+      out.push(byte);
+      return Buffer.from(out);
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+function u64le(value) {
+  const buf = Buffer.alloc(8);
+  buf.writeBigUInt64LE(BigInt(value));
+  return buf;
+}
+
+// Ed25519 signing with Node's crypto: a 32-byte seed wrapped in a fixed PKCS#8 header.
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+function sign(secretKey, message) {
+  const seed = Buffer.from(secretKey).subarray(0, 32);
+  const key = crypto.createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  return crypto.sign(null, message, key);
+}
+
+// instructions: [{programId, keys: [{pubkey, isSigner, isWritable}], data: Buffer}]
+function compileLegacyMessage(feePayer, instructions, recentBlockhash) {
+  const metas = new Map();
+  const touch = (pubkey, isSigner, isWritable) => {
+    const meta = metas.get(pubkey) || { pubkey, isSigner: false, isWritable: false };
+    meta.isSigner = meta.isSigner || isSigner;
+    meta.isWritable = meta.isWritable || isWritable;
+    metas.set(pubkey, meta);
+  };
+  touch(feePayer, true, true);
+  for (const ix of instructions) {
+    for (const key of ix.keys) touch(key.pubkey, key.isSigner, key.isWritable);
+    touch(ix.programId, false, false);
+  }
+  const rank = (m) => (m.pubkey === feePayer ? -1 : (m.isSigner ? 0 : 2) + (m.isWritable ? 0 : 1));
+  const ordered = [...metas.values()].sort((a, b) => rank(a) - rank(b));
+  const index = new Map(ordered.map((m, i) => [m.pubkey, i]));
+  const signers = ordered.filter((m) => m.isSigner);
+  const header = Buffer.from([
+    signers.length,
+    signers.filter((m) => !m.isWritable).length,
+    ordered.filter((m) => !m.isSigner && !m.isWritable).length,
+  ]);
+  const parts = [header, compactU16(ordered.length), ...ordered.map((m) => b58decode(m.pubkey)), b58decode(recentBlockhash)];
+  parts.push(compactU16(instructions.length));
+  for (const ix of instructions) {
+    parts.push(Buffer.from([index.get(ix.programId)]));
+    parts.push(compactU16(ix.keys.length), Buffer.from(ix.keys.map((k) => index.get(k.pubkey))));
+    parts.push(compactU16(ix.data.length), ix.data);
+  }
+  return { message: Buffer.concat(parts), signerKeys: signers.map((m) => m.pubkey) };
+}
+
+// ---- JSON-RPC ----
+
+async function rpc(url, method, params) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
+  const body = await response.json();
+  if (body.error) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
+  return body.result;
+}
+
+async function sendAndConfirm(url, feePayer, instructions, keypairs) {
+  const { value } = await rpc(url, 'getLatestBlockhash', [{ commitment: 'confirmed' }]);
+  const { message, signerKeys } = compileLegacyMessage(feePayer.publicKey, instructions, value.blockhash);
+  const byKey = new Map(keypairs.map((kp) => [kp.publicKey, kp]));
+  const signatures = signerKeys.map((key) => {
+    if (!byKey.has(key)) throw new Error(`missing signer ${key}`);
+    return sign(byKey.get(key).secretKey, message);
+  });
+  const wire = Buffer.concat([compactU16(signatures.length), ...signatures, message]);
+  const signature = await rpc(url, 'sendTransaction', [wire.toString('base64'), { encoding: 'base64', preflightCommitment: 'confirmed' }]);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const statuses = await rpc(url, 'getSignatureStatuses', [[signature]]);
+    const status = statuses.value[0];
+    if (status && status.err) throw new Error(`transaction ${signature} failed: ${JSON.stringify(status.err)}`);
+    if (status && ['confirmed', 'finalized'].includes(status.confirmationStatus)) return signature;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`transaction ${signature} not confirmed`);
+}
+
+// ---- setup steps ----
+
+function loadOrCreateKeys(file, walletCount) {
+  let keys = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+  const fresh = () => {
+    const kp = Surfnet.newKeypair();
+    return { publicKey: kp.publicKey, secretKey: Array.from(kp.secretKey) };
+  };
+  keys.admin = keys.admin || fresh();
+  keys.mint = keys.mint || fresh();
+  keys.wallets = keys.wallets || [];
+  while (keys.wallets.length < walletCount) keys.wallets.push(fresh());
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  // Stable keys across restarts keep the mint and the dev wallets at the same addresses.
+  fs.writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
+  return keys;
+}
+
+function findBinary(envName, dir, name, required) {
+  const candidates = [process.env[envName], path.join(dir, `${name}.so`)].filter(Boolean);
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found && required) throw new Error(`${name}.so not found (looked in ${candidates.join(', ')})`);
+  return found || null;
+}
+
+function instructionSpec(idl, name) {
+  const ix = idl.instructions.find((i) => i.name === name);
+  if (!ix) throw new Error(`instruction ${name} missing from IDL`);
+  return ix;
+}
+
+function mintAccountData(authority, supply) {
+  const data = Buffer.alloc(MINT_ACCOUNT_SIZE);
+  data.writeUInt32LE(1, 0);
+  b58decode(authority).copy(data, 4);
+  data.writeBigUInt64LE(supply, 36);
+  data[44] = MINT_DECIMALS;
+  data[45] = 1;
+  return data;
+}
+
+async function deployProgram(surfnet, programId, soPath, upgradeAuthority) {
+  surfnet.deploy({ programId, soPath });
+  // Surfpool deploys through the upgradeable loader with the all-zero key as upgrade authority,
+  // which nobody can sign for; initialize_authority needs the real one, so hand it to our admin.
+  await rpc(surfnet.rpcUrl, 'surfnet_setProgramAuthority', [programId, upgradeAuthority]);
+  const info = await rpc(surfnet.rpcUrl, 'getAccountInfo', [programId, { encoding: 'base64' }]);
+  if (info.value.owner !== UPGRADEABLE_LOADER_ID) return programId;
+  return b58encode(Buffer.from(info.value.data[0], 'base64').subarray(4, 36));
+}
+
+async function initializeAuthority(surfnet, idl, admin, mint, programData) {
+  const spec = instructionSpec(idl, 'initialize_authority');
+  const fixed = { admin: admin.publicKey, collateral_mint: mint, program_data: programData };
+  const keys = spec.accounts.map((a) => ({ pubkey: fixed[a.name] || a.address, isSigner: !!a.signer, isWritable: !!a.writable }));
+  await sendAndConfirm(surfnet.rpcUrl, admin, [{ programId: VAULT_PROGRAM_ID, keys, data: Buffer.from(spec.discriminator) }], [admin]);
+}
+
+async function authorizeProgram(surfnet, idl, admin, programId) {
+  const spec = instructionSpec(idl, 'add_authorized_program');
+  const keys = spec.accounts.map((a) => ({ pubkey: a.name === 'admin' ? admin.publicKey : a.address, isSigner: !!a.signer, isWritable: !!a.writable }));
+  const data = Buffer.concat([Buffer.from(spec.discriminator), b58decode(programId)]);
+  await sendAndConfirm(surfnet.rpcUrl, admin, [{ programId: VAULT_PROGRAM_ID, keys, data }], [admin]);
+}
+
+async function fundWallet(surfnet, admin, mint, wallet) {
+  surfnet.fundSol(wallet, Number(DEV_WALLET_SOL));
+  const ata = surfnet.getAta(wallet, mint);
+  const createAta = {
+    programId: ATA_PROGRAM_ID,
+    keys: [
+      { pubkey: admin.publicKey, isSigner: true, isWritable: true },
+      { pubkey: ata, isSigner: false, isWritable: true },
+      { pubkey: wallet, isSigner: false, isWritable: false },
+      { pubkey: mint, isSigner: false, isWritable: false },
+      { pubkey: SYSTEM_PROGRAM_ID, isSigner: false, isWritable: false },
+      { pubkey: TOKEN_PROGRAM_ID, isSigner: false, isWritable: false },
+    ],
+    data: Buffer.from([1]), // CreateIdempotent
+  };
+  const mintTo = {
+    programId: TOKEN_PROGRAM_ID,
+    keys: [
+      { pubkey: mint, isSigner: false, isWritable: true },
+      { pubkey: ata, isSigner: false, isWritable: true },
+      { pubkey: admin.publicKey, isSigner: true, isWritable: false },
+    ],
+    data: Buffer.concat([Buffer.from([7]), u64le(DEV_WALLET_TOKENS)]), // MintTo
+  };
+  await sendAndConfirm(surfnet.rpcUrl, admin, [createAta, mintTo], [admin]);
+  return ata;
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const idl = JSON.parse(fs.readFileSync(path.join(args.idl, 'collateral_vault.json'), 'utf8'));
+  const vaultSo = findBinary('COLLATERAL_VAULT_SO', args.programs, 'collateral_vault', true);
+  const positionManagerSo = findBinary('POSITION_MANAGER_SO', args.programs, 'position_manager', false);
+  const keys = loadOrCreateKeys(args.keys, args.wallets);
+
+  const surfnet = Surfnet.start();
+  const drain = setInterval(() => surfnet.drainEvents(), DRAIN_INTERVAL_MS);
+  const parentPid = process.ppid;
+  let stopping = false;
+  const stop = (code) => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(drain);
+    try { fs.unlinkSync(args.out); } catch (_) { /* already gone */ }
+    try { surfnet.stop(); } catch (err) { console.error(`localnet: stop failed: ${err.message}`); }
+    process.exit(code);
+  };
+  process.on('SIGINT', () => stop(0));
+  process.on('SIGTERM', () => stop(0));
+  // An orphaned validator would hold its ports forever: leave when the parent is gone.
+  setInterval(() => { if (process.ppid !== parentPid) stop(0); }, 1000).unref();
+
+  try {
+    const admin = keys.admin;
+    const mint = keys.mint.publicKey;
+    surfnet.fundSol(admin.publicKey, Number(DEV_WALLET_SOL));
+    const programData = await deployProgram(surfnet, VAULT_PROGRAM_ID, vaultSo, admin.publicKey);
+    if (positionManagerSo) await deployProgram(surfnet, POSITION_MANAGER_ID, positionManagerSo, admin.publicKey);
+    else console.error('localnet: position_manager.so not found; the position manager is authorized but not deployed');
+
+    surfnet.setAccount(mint, MINT_RENT_LAMPORTS, Array.from(mintAccountData(admin.publicKey, 0n)), TOKEN_PROGRAM_ID);
+    await initializeAuthority(surfnet, idl, admin, mint, programData);
+    await authorizeProgram(surfnet, idl, admin, POSITION_MANAGER_ID);
+    const wallets = [];
+    for (const wallet of keys.wallets) {
+      const tokenAccount = await fundWallet(surfnet, admin, mint, wallet.publicKey);
+      wallets.push({ pubkey: wallet.publicKey, secret_key: wallet.secretKey, token_account: tokenAccount });
+    }
+
+    const description = {
+      rpc_url: surfnet.rpcUrl,
+      ws_url: surfnet.wsUrl,
+      program_id: VAULT_PROGRAM_ID,
+      position_manager_id: POSITION_MANAGER_ID,
+      position_manager_deployed: Boolean(positionManagerSo),
+      usdt_mint: mint,
+      mint_decimals: MINT_DECIMALS,
+      admin: { pubkey: admin.publicKey, secret_key: admin.secretKey },
+      wallets,
+      pid: process.pid,
+      started_at: new Date().toISOString(),
+    };
+    fs.mkdirSync(path.dirname(args.out), { recursive: true });
+    const tmp = `${args.out}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(description, null, 2), { mode: 0o600 });
+    fs.renameSync(tmp, args.out); // readers never see a half-written file
+    console.log(`localnet ready: rpc ${surfnet.rpcUrl} ws ${surfnet.wsUrl} mint ${mint} -> ${args.out}`);
+  } catch (err) {
+    console.error(`localnet: setup failed: ${err.stack || err.message}`);
+    stop(1);
+  }
+}
+
+main();
