@@ -1,0 +1,1 @@
+"""Solana access for the back office: see `client.py`."""

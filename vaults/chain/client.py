@@ -1,0 +1,609 @@
+"""The one place that talks to Solana.
+
+JSON-RPC, the IDL coder (anchorpy), PDA derivation, and account and event decoding live here.
+Services ask this module for typed values and instructions; nothing else speaks RPC.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import httpx
+from anchorpy import Context, Idl, Program, Provider, Wallet
+from django.conf import settings
+from solana.exceptions import SolanaRpcException
+from solana.rpc.api import Client
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Commitment
+from solana.rpc.core import RPCException
+from solana.rpc.types import TxOpts
+from solders.hash import Hash
+from solders.instruction import AccountMeta, Instruction
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PROGRAM_ID = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
+ASSOCIATED_TOKEN_PROGRAM_ID = Pubkey.from_string("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL")
+SYSTEM_PROGRAM_ID = Pubkey.from_string("11111111111111111111111111111111")
+COMPUTE_BUDGET_PROGRAM_ID = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
+
+VAULT_SEED = b"vault"
+VAULT_AUTHORITY_SEED = b"vault_authority"
+EVENT_AUTHORITY_SEED = b"__event_authority"
+CALLER_AUTHORITY_SEED = b"vault_caller"
+# Anchor's EVENT_IX_TAG_LE: marks the self-CPI that carries an event (emit_cpi!).
+EVENT_IX_TAG = bytes.fromhex("e445a52e51cb9a1d")
+TOKEN_ACCOUNT_SIZE = 165
+TOKEN_AMOUNT_OFFSET = 64
+EMPTY_PUBKEY = Pubkey.default()
+
+
+class ChainError(Exception):
+    pass
+
+
+class ChainUnavailable(ChainError):
+    """The RPC node did not answer (down, timing out, or refusing)."""
+
+
+class TransactionFailed(ChainError):
+    """The chain (or its simulation) rejected a transaction; `code` is the program's error code."""
+
+    def __init__(self, message, *, code=None, name="transaction_failed", logs=(), raw_error=None):
+        super().__init__(message)
+        self.code = code
+        self.name = name
+        self.logs = list(logs)
+        self.raw_error = raw_error
+
+
+class TransactionExpired(ChainError):
+    """The blockhash expired before the transaction was confirmed."""
+
+
+@dataclass(frozen=True)
+class VaultAccount:
+    address: str
+    owner: str
+    token_account: str
+    total_balance: int
+    locked_balance: int
+    available_balance: int
+    total_deposited: int
+    total_withdrawn: int
+    created_at: int
+    event_seq: int
+    total_transferred_in: int
+    total_transferred_out: int
+
+
+@dataclass(frozen=True)
+class AuthorizedProgram:
+    program_id: str
+    caller_authority: str
+
+
+@dataclass(frozen=True)
+class AuthorityAccount:
+    address: str
+    admin: str
+    collateral_mint: str
+    collateral_decimals: int
+    deposit_paused: bool
+    withdraw_paused: bool
+    lock_paused: bool
+    authorized_programs: tuple[AuthorizedProgram, ...]
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    units_consumed: int | None
+    logs: list[str]
+    error: TransactionFailed | None
+
+
+@dataclass(frozen=True)
+class ProgramEvent:
+    index: int
+    name: str
+    fields: dict
+
+
+@dataclass(frozen=True)
+class ConfirmedTransaction:
+    signature: str
+    slot: int
+    block_time: int | None
+    failed: bool
+    events: list[ProgramEvent] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+
+
+B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_INDEX = {ch: i for i, ch in enumerate(B58_ALPHABET)}
+
+
+def b58decode(text: str) -> bytes:
+    """RPC JSON carries inner-instruction data in base58; solders has no generic decoder."""
+    number = 0
+    for ch in text:
+        if ch not in _B58_INDEX:
+            raise ValueError(f"invalid base58 character {ch!r}")
+        number = number * 58 + _B58_INDEX[ch]
+    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
+    leading_zeros = len(text) - len(text.lstrip("1"))
+    return b"\0" * leading_zeros + body
+
+
+def parse_pubkey(value) -> Pubkey:
+    """Strict base58 pubkey parsing; raises ValueError on anything else."""
+    if isinstance(value, Pubkey):
+        return value
+    if not isinstance(value, str) or not 32 <= len(value) <= 44:
+        raise ValueError("not a base58 public key")
+    try:
+        raw = b58decode(value)
+    except ValueError as exc:
+        raise ValueError("not a base58 public key") from exc
+    if len(raw) != 32:
+        raise ValueError("a public key is 32 bytes")
+    return Pubkey(raw)
+
+
+def _plain(value):
+    """anchorpy containers -> JSON-ready Python values (pubkeys as base58 strings)."""
+    if isinstance(value, Pubkey):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return list(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items() if not k.startswith("_")}
+    if hasattr(value, "__dict__") and not isinstance(value, (int, str, bool, float)):
+        return {k: _plain(v) for k, v in vars(value).items() if not k.startswith("_")}
+    return value
+
+
+class ChainClient:
+    def __init__(self, *, rpc_url, program_id, usdt_mint, commitment="confirmed", timeout=10,
+                 position_manager_id=None, idl_dir=None):
+        self.rpc_url = rpc_url
+        self.program_id = parse_pubkey(program_id)
+        self.usdt_mint = parse_pubkey(usdt_mint)
+        self.position_manager_id = parse_pubkey(position_manager_id) if position_manager_id else None
+        self.commitment = Commitment(commitment)
+        self.timeout = timeout
+        self.idl_dir = Path(idl_dir or settings.IDL_DIR)
+        self.rpc = Client(rpc_url, commitment=self.commitment, timeout=timeout)
+
+    # ---- IDL and coder ----
+
+    def _program(self, idl_name, program_id):
+        idl = Idl.from_json((self.idl_dir / f"{idl_name}.json").read_text())
+        # The provider is never used for I/O here, but anchorpy would otherwise read
+        # ~/.config/solana/id.json.
+        provider = Provider(AsyncClient(self.rpc_url), Wallet(Keypair()))
+        return Program(idl, program_id, provider)
+
+    @cached_property
+    def vault_program(self) -> Program:
+        return self._program("collateral_vault", self.program_id)
+
+    @cached_property
+    def position_manager_program(self) -> Program | None:
+        if not (self.idl_dir / "position_manager.json").exists() or self.position_manager_id is None:
+            return None
+        return self._program("position_manager", self.position_manager_id)
+
+    @cached_property
+    def _vault_error_table(self) -> dict[int, tuple[str, str]]:
+        raw = json.loads((self.idl_dir / "collateral_vault.json").read_text())
+        table = {e["code"]: (e["name"], e.get("msg", e["name"])) for e in raw.get("errors", [])}
+        pm_idl = self.idl_dir / "position_manager.json"
+        if pm_idl.exists():
+            for e in json.loads(pm_idl.read_text()).get("errors", []):
+                table.setdefault(e["code"], (e["name"], e.get("msg", e["name"])))
+        return table
+
+    # ---- PDAs and addresses ----
+
+    def vault_address(self, owner) -> Pubkey:
+        return Pubkey.find_program_address([VAULT_SEED, bytes(parse_pubkey(owner))], self.program_id)[0]
+
+    def vault_authority_address(self) -> Pubkey:
+        return Pubkey.find_program_address([VAULT_AUTHORITY_SEED], self.program_id)[0]
+
+    def event_authority_address(self) -> Pubkey:
+        return Pubkey.find_program_address([EVENT_AUTHORITY_SEED], self.program_id)[0]
+
+    def caller_authority_address(self, caller_program) -> Pubkey:
+        return Pubkey.find_program_address([CALLER_AUTHORITY_SEED], parse_pubkey(caller_program))[0]
+
+    def associated_token_address(self, owner, mint=None) -> Pubkey:
+        mint = parse_pubkey(mint) if mint else self.usdt_mint
+        seeds = [bytes(parse_pubkey(owner)), bytes(TOKEN_PROGRAM_ID), bytes(mint)]
+        return Pubkey.find_program_address(seeds, ASSOCIATED_TOKEN_PROGRAM_ID)[0]
+
+    def vault_token_address(self, owner) -> Pubkey:
+        return self.associated_token_address(self.vault_address(owner))
+
+    # ---- instructions (IDL coder) ----
+
+    def _vault_ix(self, name, args, accounts):
+        common = {
+            "vault_authority": self.vault_authority_address(),
+            "event_authority": self.event_authority_address(),
+            "program": self.program_id,
+        }
+        return self.vault_program.instruction[name](*args, ctx=Context(accounts={**common, **accounts}))
+
+    def initialize_vault_instruction(self, owner) -> Instruction:
+        owner = parse_pubkey(owner)
+        return self._vault_ix("initialize_vault", [], {
+            "owner": owner,
+            "vault": self.vault_address(owner),
+            "vault_token_account": self.vault_token_address(owner),
+            "collateral_mint": self.usdt_mint,
+            "token_program": TOKEN_PROGRAM_ID,
+            "associated_token_program": ASSOCIATED_TOKEN_PROGRAM_ID,
+            "system_program": SYSTEM_PROGRAM_ID,
+        })
+
+    def _balance_ix(self, name, owner, amount, user_token_account):
+        owner = parse_pubkey(owner)
+        return self._vault_ix(name, [amount], {
+            "owner": owner,
+            "vault": self.vault_address(owner),
+            "vault_token_account": self.vault_token_address(owner),
+            "user_token_account": parse_pubkey(user_token_account),
+            "collateral_mint": self.usdt_mint,
+            "token_program": TOKEN_PROGRAM_ID,
+        })
+
+    def deposit_instruction(self, owner, amount, user_token_account) -> Instruction:
+        return self._balance_ix("deposit", owner, amount, user_token_account)
+
+    def withdraw_instruction(self, owner, amount, user_token_account) -> Instruction:
+        return self._balance_ix("withdraw", owner, amount, user_token_account)
+
+    def lock_collateral_instruction(self, owner, amount, caller_authority) -> Instruction:
+        """The vault's own lock instruction; only valid inside a CPI from an authorized program
+        (which signs for caller_authority). Sent directly it must fail."""
+        return self._vault_ix("lock_collateral", [amount], {
+            "caller_authority": parse_pubkey(caller_authority),
+            "vault": self.vault_address(owner),
+        })
+
+    def position_manager_instruction(self, name, args, accounts) -> Instruction:
+        program = self.position_manager_program
+        if program is None:
+            raise ChainError("the position manager IDL (idl/position_manager.json) is not available")
+        return program.instruction[name](*args, ctx=Context(accounts=accounts))
+
+    def position_manager_instruction_spec(self, name) -> dict:
+        program = self.position_manager_program
+        if program is None:
+            raise ChainError("the position manager IDL (idl/position_manager.json) is not available")
+        raw = json.loads((self.idl_dir / "position_manager.json").read_text())
+        return next(ix for ix in raw["instructions"] if ix["name"] == name)
+
+    def create_associated_token_account_instruction(self, payer, owner) -> Instruction:
+        payer, owner = parse_pubkey(payer), parse_pubkey(owner)
+        return Instruction(
+            ASSOCIATED_TOKEN_PROGRAM_ID,
+            bytes([1]),  # CreateIdempotent
+            [
+                AccountMeta(payer, True, True),
+                AccountMeta(self.associated_token_address(owner), False, True),
+                AccountMeta(owner, False, False),
+                AccountMeta(self.usdt_mint, False, False),
+                AccountMeta(SYSTEM_PROGRAM_ID, False, False),
+                AccountMeta(TOKEN_PROGRAM_ID, False, False),
+            ],
+        )
+
+    # ---- RPC plumbing ----
+
+    def _call(self, what, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (SolanaRpcException, httpx.HTTPError, OSError) as exc:
+            raise ChainUnavailable(f"RPC {what} failed: {exc.__class__.__name__} {exc}") from exc
+
+    def _raw(self, method, params):
+        """For the few methods solana-py 0.36 lacks (getRecentPrioritizationFees)."""
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        try:
+            response = httpx.post(self.rpc_url, json=body, timeout=self.timeout)
+            response.raise_for_status()
+            payload = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ChainUnavailable(f"RPC {method} failed: {exc}") from exc
+        if "error" in payload:
+            raise ChainError(f"RPC {method}: {payload['error']}")
+        return payload["result"]
+
+    def _account_data(self, address) -> tuple[bytes, str] | None:
+        resp = self._call("getAccountInfo", self.rpc.get_account_info, parse_pubkey(address))
+        if resp.value is None:
+            return None
+        return bytes(resp.value.data), str(resp.value.owner)
+
+    # ---- reads ----
+
+    def is_healthy(self) -> bool:
+        try:
+            self._call("getSlot", self.rpc.get_slot)
+            return True
+        except ChainError:
+            return False
+
+    def get_slot(self) -> int:
+        return self._call("getSlot", self.rpc.get_slot).value
+
+    def decode_vault(self, address, data: bytes) -> VaultAccount:
+        decoded = self.vault_program.coder.accounts.decode(data)
+        return VaultAccount(
+            address=str(address),
+            owner=str(decoded.owner),
+            token_account=str(decoded.token_account),
+            total_balance=decoded.total_balance,
+            locked_balance=decoded.locked_balance,
+            available_balance=decoded.available_balance,
+            total_deposited=decoded.total_deposited,
+            total_withdrawn=decoded.total_withdrawn,
+            created_at=decoded.created_at,
+            event_seq=decoded.event_seq,
+            total_transferred_in=decoded.total_transferred_in,
+            total_transferred_out=decoded.total_transferred_out,
+        )
+
+    def get_vault(self, owner) -> VaultAccount | None:
+        address = self.vault_address(owner)
+        found = self._account_data(address)
+        if found is None or found[1] != str(self.program_id):
+            return None
+        return self.decode_vault(address, found[0])
+
+    def get_authority(self) -> AuthorityAccount | None:
+        address = self.vault_authority_address()
+        found = self._account_data(address)
+        if found is None or found[1] != str(self.program_id):
+            return None
+        decoded = self.vault_program.coder.accounts.decode(found[0])
+        programs = tuple(
+            AuthorizedProgram(str(p.program_id), str(p.caller_authority))
+            for p in decoded.authorized_programs[: decoded.authorized_program_count]
+        )
+        return AuthorityAccount(
+            address=str(address),
+            admin=str(decoded.admin),
+            collateral_mint=str(decoded.collateral_mint),
+            collateral_decimals=decoded.collateral_decimals,
+            deposit_paused=bool(decoded.deposit_paused),
+            withdraw_paused=bool(decoded.withdraw_paused),
+            lock_paused=bool(decoded.lock_paused),
+            authorized_programs=programs,
+        )
+
+    def get_token_amount(self, token_account) -> int | None:
+        """Raw SPL token account amount; None when the account does not exist."""
+        found = self._account_data(token_account)
+        if found is None or found[1] != str(TOKEN_PROGRAM_ID) or len(found[0]) < TOKEN_ACCOUNT_SIZE:
+            return None
+        return int.from_bytes(found[0][TOKEN_AMOUNT_OFFSET:TOKEN_AMOUNT_OFFSET + 8], "little")
+
+    def get_sol_balance(self, address) -> int:
+        return self._call("getBalance", self.rpc.get_balance, parse_pubkey(address)).value
+
+    def get_latest_blockhash(self) -> tuple[Hash, int]:
+        value = self._call("getLatestBlockhash", self.rpc.get_latest_blockhash, self.commitment).value
+        return value.blockhash, value.last_valid_block_height
+
+    def get_block_height(self) -> int:
+        return self._call("getBlockHeight", self.rpc.get_block_height, self.commitment).value
+
+    def get_recent_prioritization_fees(self, accounts) -> list[int]:
+        result = self._raw("getRecentPrioritizationFees", [[str(a) for a in accounts]])
+        return [int(entry["prioritizationFee"]) for entry in result]
+
+    # ---- errors ----
+
+    def describe_error(self, err, logs=()) -> TransactionFailed:
+        """Turns an RPC transaction error (JSON form) into a TransactionFailed with the program's
+        error name when the IDL knows the code."""
+        code = None
+        name = "transaction_failed"
+        message = f"transaction failed: {err}"
+        if isinstance(err, dict) and "InstructionError" in err:
+            _index, detail = err["InstructionError"]
+            if isinstance(detail, dict) and "Custom" in detail:
+                code = int(detail["Custom"])
+                if code in self._vault_error_table:
+                    name, message = self._vault_error_table[code]
+                else:
+                    name, message = "custom_program_error", f"program error {code}"
+            else:
+                name, message = str(detail), f"instruction error: {detail}"
+        elif isinstance(err, str):
+            name, message = err, f"transaction error: {err}"
+        return TransactionFailed(message, code=code, name=name, logs=logs, raw_error=err)
+
+    # ---- simulation, sending, confirming ----
+
+    def simulate(self, transaction: VersionedTransaction, *, verify_signatures=False) -> SimulationResult:
+        resp = self._call(
+            "simulateTransaction", self.rpc.simulate_transaction, transaction,
+            sig_verify=verify_signatures, commitment=self.commitment,
+        )
+        value = json.loads(resp.to_json())["result"]["value"]
+        logs = value.get("logs") or []
+        error = self.describe_error(value["err"], logs) if value.get("err") is not None else None
+        return SimulationResult(units_consumed=value.get("unitsConsumed"), logs=logs, error=error)
+
+    def send(self, transaction: VersionedTransaction) -> str:
+        """Sends without preflight: callers simulate first, with the same error mapping."""
+        opts = TxOpts(skip_preflight=True, preflight_commitment=self.commitment, max_retries=5)
+        try:
+            resp = self._call("sendTransaction", self.rpc.send_raw_transaction, bytes(transaction), opts)
+        except RPCException as exc:
+            raise TransactionFailed(f"the RPC node refused the transaction: {exc}", name="send_rejected") from exc
+        return str(resp.value)
+
+    def confirm(self, signature: str, last_valid_block_height: int, timeout=None) -> None:
+        timeout = timeout or settings.CONFIRM_TIMEOUT_SECONDS
+        deadline = time.monotonic() + timeout
+        sig = Signature.from_string(signature)
+        while time.monotonic() < deadline:
+            resp = self._call("getSignatureStatuses", self.rpc.get_signature_statuses, [sig])
+            status = json.loads(resp.to_json())["result"]["value"][0]
+            if status is not None:
+                if status.get("err") is not None:
+                    raise self.describe_error(status["err"])
+                if status.get("confirmationStatus") in ("confirmed", "finalized"):
+                    return
+            elif self.get_block_height() > last_valid_block_height:
+                raise TransactionExpired(f"{signature} expired before confirmation")
+            time.sleep(0.2)
+        raise TransactionExpired(f"{signature} not confirmed within {timeout} s")
+
+    def get_transaction(self, signature: str) -> ConfirmedTransaction | None:
+        resp = self._call(
+            "getTransaction", self.rpc.get_transaction, Signature.from_string(signature),
+            encoding="json", commitment=self.commitment, max_supported_transaction_version=0,
+        )
+        result = json.loads(resp.to_json())["result"]
+        if result is None:
+            return None
+        meta = result.get("meta") or {}
+        logs = meta.get("logMessages") or []
+        failed = meta.get("err") is not None
+        events = [] if failed else self._decode_events(result, logs)
+        return ConfirmedTransaction(signature, result["slot"], result.get("blockTime"), failed, events, logs)
+
+    # ---- events ----
+
+    def decode_event_bytes(self, payload: bytes) -> tuple[str, dict] | None:
+        """discriminator + borsh -> (event name, fields); None for anything else."""
+        try:
+            event = self.vault_program.coder.events.parse(payload)
+        except Exception:  # noqa: BLE001 - foreign data fails to parse in many ways
+            return None
+        if event is None:
+            return None
+        return event.name, _plain(event.data)
+
+    def _decode_events(self, result, logs) -> list[ProgramEvent]:
+        """Self-CPI inner instructions first (they survive log truncation); `Program data:` logs
+        only when the node returned no inner instructions."""
+        message = result["transaction"]["message"]
+        loaded = (result.get("meta") or {}).get("loadedAddresses") or {}
+        keys = message["accountKeys"] + loaded.get("writable", []) + loaded.get("readonly", [])
+        program = str(self.program_id)
+        inner = sorted((result.get("meta") or {}).get("innerInstructions") or [], key=lambda g: g["index"])
+        payloads = []
+        for group in inner:
+            for ix in group["instructions"]:
+                if keys[ix["programIdIndex"]] != program:
+                    continue
+                data = b58decode(ix["data"])
+                if data.startswith(EVENT_IX_TAG):
+                    payloads.append(data[len(EVENT_IX_TAG):])
+        if not payloads and not inner:
+            payloads = [base64.b64decode(line.split(": ", 1)[1]) for line in logs if line.startswith("Program data: ")]
+        events = []
+        for payload in payloads:
+            decoded = self.decode_event_bytes(payload)
+            if decoded:
+                events.append(ProgramEvent(len(events), decoded[0], decoded[1]))
+        return events
+
+
+_clients: dict[tuple, ChainClient] = {}
+_clients_lock = threading.Lock()
+
+
+def get_chain_client() -> ChainClient:
+    """The client for the current settings (read at call time, so tests can repoint it)."""
+    key = (
+        settings.SOLANA_RPC_URL, settings.PROGRAM_ID, settings.USDT_MINT, settings.SOLANA_COMMITMENT,
+        settings.RPC_TIMEOUT_SECONDS, settings.POSITION_MANAGER_PROGRAM_ID, str(settings.IDL_DIR),
+    )
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = ChainClient(
+                rpc_url=key[0], program_id=key[1], usdt_mint=key[2], commitment=key[3], timeout=key[4],
+                position_manager_id=key[5], idl_dir=key[6],
+            )
+        return client
+
+
+def resolve_instruction_accounts(chain: ChainClient, program_id: Pubkey, spec: dict, known: dict, args: dict) -> dict:
+    """Fills an IDL instruction's accounts from the IDL itself: fixed addresses, PDA seeds
+    (const / account / arg), then the caller's `known` names. Used for the position manager,
+    whose IDL evolves separately from this service."""
+    resolved: dict[str, Pubkey] = {}
+    pending = list(spec["accounts"])
+    for _ in range(len(pending) + 1):
+        still = []
+        for account in pending:
+            name = account["name"]
+            if name in known:
+                resolved[name] = parse_pubkey(known[name])
+            elif account.get("address"):
+                resolved[name] = parse_pubkey(account["address"])
+            elif account.get("pda"):
+                seeds = _pda_seed_bytes(account["pda"]["seeds"], resolved, args)
+                if seeds is None:
+                    still.append(account)
+                    continue
+                owner_program = program_id
+                if account["pda"].get("program"):
+                    program_seed = _pda_seed_bytes([account["pda"]["program"]], resolved, args)
+                    if program_seed is None:
+                        still.append(account)
+                        continue
+                    owner_program = Pubkey(program_seed[0])
+                resolved[name] = Pubkey.find_program_address(seeds, owner_program)[0]
+            else:
+                still.append(account)
+        if not still:
+            return resolved
+        if len(still) == len(pending):
+            break
+        pending = still
+    missing = ", ".join(a["name"] for a in pending)
+    raise ChainError(f"cannot resolve accounts for {spec['name']}: {missing}")
+
+
+def _pda_seed_bytes(seeds, resolved, args):
+    out = []
+    for seed in seeds:
+        kind = seed["kind"]
+        if kind == "const":
+            out.append(bytes(seed["value"]))
+        elif kind == "account":
+            root = seed["path"].split(".")[0]
+            if root not in resolved:
+                return None
+            out.append(bytes(resolved[root]))
+        elif kind == "arg":
+            value = args.get(seed["path"])
+            if value is None:
+                return None
+            out.append(value.to_bytes(8, "little") if isinstance(value, int) else bytes(parse_pubkey(value)))
+        else:
+            return None
+    return out

@@ -1,0 +1,1 @@
+"""Layered settings: `base` reads the environment, `dev` / `test` / `production` adjust it."""

@@ -1,0 +1,216 @@
+"""Settings shared by every environment. Everything that varies comes from the environment.
+
+The seeds' variables keep their names: DATABASE_URL, RPC_URL, PROGRAM_ID, USDT_MINT, PORT.
+"""
+import json
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def env_bool(name, default=False):
+    value = env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name, default):
+    value = env(name)
+    try:
+        return default if value is None else int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def database_from_url(url):
+    """postgresql://user:pass@host:port/name, or ?host=/socket/dir for a unix socket (pgserver)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ImproperlyConfigured(f"DATABASE_URL must be a PostgreSQL URL, got scheme {parts.scheme!r}")
+    query = parse_qs(parts.query)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")) or "postgres",
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": query.get("host", [parts.hostname or ""])[0],
+        "PORT": str(parts.port or ""),
+        # Daphne runs sync views in a thread pool: persistent connections would leak per thread.
+        "CONN_MAX_AGE": 0,
+    }
+
+
+def read_localnet_file(path):
+    """The local validator host writes its URLs and dev keys here (see scripts/localnet/)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", "")
+DEBUG = False
+ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "daphne",  # Channels 4 has no runserver of its own; daphne provides the ASGI one.
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "django_celery_beat",
+    "vaults",
+    "monitoring",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "vaults.api.middleware.AuditTrailMiddleware",
+]
+
+ROOT_URLCONF = "vaultsite.urls"
+ASGI_APPLICATION = "vaultsite.asgi.application"
+APPEND_SLASH = False  # the seeds' paths have no trailing slash
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/collateral_vault")
+DATABASES = {"default": database_from_url(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cvms",
+    }
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+SERVE_STATIC = False
+
+# ---- Solana ----
+LOCALNET_FILE = Path(env("LOCALNET_FILE", str(BASE_DIR / ".data" / "localnet.json")))
+SOLANA_RPC_URL = env("RPC_URL")
+SOLANA_WS_URL = env("WS_URL")
+PROGRAM_ID = env("PROGRAM_ID", "8vjbjPhoD2rav71J8mgbVxcYdbbqST78y2bzMPRqoGr9")
+POSITION_MANAGER_PROGRAM_ID = env("POSITION_MANAGER_PROGRAM_ID", "GTYmhz8KtQhgKEgTvW644AfB9q3Jey3DeZpF6bum9vCT")
+USDT_MINT = env("USDT_MINT", "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB")
+SOLANA_COMMITMENT = env("SOLANA_COMMITMENT", "confirmed")
+RPC_TIMEOUT_SECONDS = env_int("RPC_TIMEOUT_SECONDS", 10)
+CONFIRM_TIMEOUT_SECONDS = env_int("CONFIRM_TIMEOUT_SECONDS", 60)
+IDL_DIR = Path(env("IDL_DIR", str(BASE_DIR / "idl")))
+
+# Transaction building: CU limit = simulated units * (1 + margin), or the fallback when the
+# simulation reports none; priority fee fixed by config, else from getRecentPrioritizationFees.
+TX_COMPUTE_UNIT_MARGIN_PERCENT = env_int("TX_COMPUTE_UNIT_MARGIN_PERCENT", 20)
+TX_FALLBACK_COMPUTE_UNIT_LIMIT = env_int("TX_FALLBACK_COMPUTE_UNIT_LIMIT", 200_000)
+TX_PRIORITY_FEE_MICRO_LAMPORTS = env("TX_PRIORITY_FEE_MICRO_LAMPORTS")
+TX_PRIORITY_FEE_MAX_MICRO_LAMPORTS = env_int("TX_PRIORITY_FEE_MAX_MICRO_LAMPORTS", 1_000_000)
+
+# Localnet only: the server may hold the dev wallets' keys and sign for them. Off unless a
+# settings layer enables it; production forces it off.
+DEV_SIGNER_ENABLED = False
+DEV_SIGNER_SECRET_KEYS = []
+
+# ---- API ----
+PORT = env_int("PORT", 3000)
+BALANCE_CACHE_SECONDS = env_int("BALANCE_CACHE_SECONDS", 5)
+TVL_CACHE_SECONDS = env_int("TVL_CACHE_SECONDS", 60)
+RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60)
+RATE_LIMIT_USER_REQUESTS = env_int("RATE_LIMIT_USER_REQUESTS", 30)  # deposit+withdraw per user per window
+RATE_LIMIT_GLOBAL_REQUESTS = env_int("RATE_LIMIT_GLOBAL_REQUESTS", 3000)  # all API requests per window
+WALLET_LOGIN_NONCE_SECONDS = env_int("WALLET_LOGIN_NONCE_SECONDS", 300)
+WALLET_SESSION_SECONDS = env_int("WALLET_SESSION_SECONDS", 24 * 3600)
+TRANSACTIONS_DEFAULT_LIMIT = 100
+TRANSACTIONS_MAX_LIMIT = 1000
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "vaults.api.authentication.WalletTokenAuthentication",
+        "vaults.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_THROTTLE_CLASSES": ["vaults.api.throttling.GlobalRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "vaults.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Collateral Vault Management System",
+    "DESCRIPTION": "Back office of the collateral vaults: build, relay and inspect vault transactions.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}},
+}
