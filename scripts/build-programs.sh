@@ -7,18 +7,20 @@ cd "$(dirname "$0")/.."
 
 PROGRAMS=(collateral_vault position_manager)
 export RUSTC=/usr/bin/rustc
-export CARGO_TARGET_DIR="$PWD/target/sbf"
 # Paths must not leak into the binary, or the build would depend on where it ran.
 export RUSTFLAGS="--remap-path-prefix=$PWD=/build --remap-path-prefix=$HOME/.cargo=/cargo -C target-cpu=generic"
 export SOURCE_DATE_EPOCH=0
 
-/usr/bin/cargo build --locked --release --quiet --target bpfel-unknown-none \
-  --config 'target.bpfel-unknown-none.linker="sbpf-linker"' \
-  -p collateral-vault -p position-manager
-
+# One target directory per program: the position manager links the vault crate with
+# `no-entrypoint`, and cargo names cdylibs without a hash, so the two variants of
+# libcollateral_vault.so would overwrite each other in a shared directory.
 mkdir -p target/deploy
 for name in "${PROGRAMS[@]}"; do
-  cp "$CARGO_TARGET_DIR/bpfel-unknown-none/release/lib$name.so" "target/deploy/$name.so"
+  target_dir="$PWD/target/sbf/$name"
+  CARGO_TARGET_DIR="$target_dir" /usr/bin/cargo build --locked --release --quiet \
+    --target bpfel-unknown-none --config 'target.bpfel-unknown-none.linker="sbpf-linker"' \
+    -p "${name//_/-}"
+  cp "$target_dir/bpfel-unknown-none/release/lib$name.so" "target/deploy/$name.so"
 done
 (cd target/deploy && sha256sum "${PROGRAMS[@]/%/.so}")
 

@@ -34,6 +34,11 @@ pinocchio::address::declare_id!("8vjbjPhoD2rav71J8mgbVxcYdbbqST78y2bzMPRqoGr9");
 #[cfg(not(feature = "no-entrypoint"))]
 mod entrypoint {
     pinocchio::program_entrypoint!(crate::process_instruction);
+}
+
+/// Always present, even with `no-entrypoint`: cargo also builds this crate's `cdylib` when it is
+/// a dependency, and a program that links it (the position manager) takes these from here.
+mod runtime_support {
     pinocchio::no_allocator!();
     pinocchio::nostd_panic_handler!();
 }

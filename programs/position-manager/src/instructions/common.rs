@@ -1,0 +1,72 @@
+//! Checks shared by the instructions.
+
+use collateral_vault::{
+    schema::{AccountSpec, Seed},
+    seeds::{EVENT_AUTHORITY_ADDRESS, VAULT_AUTHORITY_ADDRESS},
+    state::{AccountType, CollateralVault},
+};
+use pinocchio::{AccountView, Address};
+
+use crate::{
+    errors::ManagerError,
+    seeds::{CALLER_AUTHORITY, CONFIG, MARGIN},
+    state::{load, ManagerConfig, MarginAccount},
+};
+
+/// The vault-program accounts every CPI needs, in the order `VaultProgram::new` takes them.
+pub const VAULT_CPI_ACCOUNTS: [AccountSpec; 4] = [
+    AccountSpec::new("caller_authority").pda(&[Seed::Const(CALLER_AUTHORITY)]).docs("This program's signer for the vault program"),
+    AccountSpec::new("vault_authority").address(VAULT_AUTHORITY_ADDRESS),
+    AccountSpec::new("vault_event_authority").address(EVENT_AUTHORITY_ADDRESS),
+    AccountSpec::new("vault_program").address(collateral_vault::ID),
+];
+
+#[inline(always)]
+pub fn signer(account: &AccountView) -> Result<(), ManagerError> {
+    if !account.is_signer() {
+        return Err(ManagerError::AccountNotSigner);
+    }
+    Ok(())
+}
+
+/// Our config at `[b"config"]`.
+#[inline(always)]
+pub fn config<'a>(account: &'a AccountView, program_id: &Address) -> Result<&'a ManagerConfig, ManagerError> {
+    // SAFETY: read-only use; no mutable reference to the config exists in any instruction.
+    let config = unsafe { load::<ManagerConfig>(account, program_id)? };
+    if Address::derive_address(&[CONFIG], Some(config.bump), program_id) != *account.address() {
+        return Err(ManagerError::InvalidAccount);
+    }
+    Ok(config)
+}
+
+/// The margin account of its stored owner, writable.
+#[inline(always)]
+pub fn margin<'a>(account: &'a AccountView, program_id: &Address) -> Result<&'a mut MarginAccount, ManagerError> {
+    if !account.is_writable() {
+        return Err(ManagerError::AccountNotWritable);
+    }
+    // SAFETY: each instruction maps the margin account once.
+    let margin = unsafe { load::<MarginAccount>(account, program_id)? };
+    if Address::derive_address(&[MARGIN, margin.owner.as_ref()], Some(margin.bump), program_id) != *account.address() {
+        return Err(ManagerError::InvalidAccount);
+    }
+    Ok(margin)
+}
+
+/// The owner field of a vault-program `CollateralVault` (the vault program re-validates the
+/// account fully when we call it).
+#[inline(always)]
+pub fn vault_owner(account: &AccountView) -> Result<Address, ManagerError> {
+    if !account.owned_by(&collateral_vault::ID) || account.data_len() != CollateralVault::SPACE {
+        return Err(ManagerError::InvalidAccount);
+    }
+    // SAFETY: read-only view of a vault-program account.
+    let data = unsafe { account.borrow_unchecked() };
+    if data[..8] != CollateralVault::DISCRIMINATOR {
+        return Err(ManagerError::InvalidAccount);
+    }
+    let mut owner = [0u8; 32];
+    owner.copy_from_slice(&data[8..40]);
+    Ok(Address::new_from_array(owner))
+}

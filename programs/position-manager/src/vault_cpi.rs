@@ -1,0 +1,113 @@
+//! CPIs into the vault program, signed by this program's `[b"vault_caller"]` PDA.
+
+use collateral_vault::{
+    instructions::{lock_collateral, transfer_collateral, unlock_collateral},
+    seeds::{EVENT_AUTHORITY_ADDRESS, VAULT_AUTHORITY_ADDRESS},
+};
+use pinocchio::{
+    cpi::{invoke_signed, Seed, Signer},
+    instruction::{InstructionAccount, InstructionView},
+    AccountView, Address, ProgramResult,
+};
+
+use crate::{errors::ManagerError, seeds::CALLER_AUTHORITY};
+
+/// The accounts every vault CPI needs besides the vaults themselves.
+pub struct VaultProgram<'a> {
+    pub caller_authority: &'a AccountView,
+    pub vault_authority: &'a AccountView,
+    pub event_authority: &'a AccountView,
+    pub program: &'a AccountView,
+    pub caller_bump: u8,
+}
+
+impl<'a> VaultProgram<'a> {
+    /// Checks the addresses we know (the vault program re-checks everything it relies on) and
+    /// that `caller_authority` is our caller PDA for the stored bump.
+    #[inline(always)]
+    pub fn new(accounts: [&'a AccountView; 4], caller_bump: u8, program_id: &Address) -> Result<Self, ManagerError> {
+        let [caller_authority, vault_authority, event_authority, program] = accounts;
+        if program.address() != &collateral_vault::ID
+            || vault_authority.address() != &VAULT_AUTHORITY_ADDRESS
+            || event_authority.address() != &EVENT_AUTHORITY_ADDRESS
+        {
+            return Err(ManagerError::InvalidVaultProgram);
+        }
+        let expected = Address::derive_address(&[CALLER_AUTHORITY], Some(caller_bump), program_id);
+        if caller_authority.address() != &expected {
+            return Err(ManagerError::InvalidAccount);
+        }
+        Ok(Self { caller_authority, vault_authority, event_authority, program, caller_bump })
+    }
+
+    #[inline(always)]
+    fn data(discriminator: [u8; 8], amount: u64) -> [u8; 16] {
+        let mut data = [0u8; 16];
+        data[..8].copy_from_slice(&discriminator);
+        data[8..].copy_from_slice(&amount.to_le_bytes());
+        data
+    }
+
+    #[inline(always)]
+    fn lock_or_unlock(&self, discriminator: [u8; 8], vault: &AccountView, amount: u64) -> ProgramResult {
+        let metas = [
+            InstructionAccount::readonly_signer(self.caller_authority.address()),
+            InstructionAccount::readonly(self.vault_authority.address()),
+            InstructionAccount::writable(vault.address()),
+            InstructionAccount::readonly(self.event_authority.address()),
+            InstructionAccount::readonly(self.program.address()),
+        ];
+        let data = Self::data(discriminator, amount);
+        let instruction = InstructionView { program_id: &collateral_vault::ID, accounts: &metas, data: &data };
+        let views = [self.caller_authority, self.vault_authority, vault, self.event_authority, self.program];
+        let bump = [self.caller_bump];
+        let seeds = [Seed::from(CALLER_AUTHORITY), Seed::from(&bump)];
+        invoke_signed(&instruction, &views, &[Signer::from(&seeds)])
+    }
+
+    #[inline(always)]
+    pub fn lock(&self, vault: &AccountView, amount: u64) -> ProgramResult {
+        self.lock_or_unlock(lock_collateral::DISCRIMINATOR, vault, amount)
+    }
+
+    #[inline(always)]
+    pub fn unlock(&self, vault: &AccountView, amount: u64) -> ProgramResult {
+        self.lock_or_unlock(unlock_collateral::DISCRIMINATOR, vault, amount)
+    }
+
+    /// Settles `amount` of `from`'s locked collateral into `to`. `accounts` is
+    /// `[from_vault, from_token, to_vault, to_token, mint, token_program]`.
+    #[inline(always)]
+    pub fn transfer(&self, accounts: [&AccountView; 6], amount: u64) -> ProgramResult {
+        let [from_vault, from_token, to_vault, to_token, mint, token_program] = accounts;
+        let metas = [
+            InstructionAccount::readonly_signer(self.caller_authority.address()),
+            InstructionAccount::readonly(self.vault_authority.address()),
+            InstructionAccount::writable(from_vault.address()),
+            InstructionAccount::writable(from_token.address()),
+            InstructionAccount::writable(to_vault.address()),
+            InstructionAccount::writable(to_token.address()),
+            InstructionAccount::readonly(mint.address()),
+            InstructionAccount::readonly(token_program.address()),
+            InstructionAccount::readonly(self.event_authority.address()),
+            InstructionAccount::readonly(self.program.address()),
+        ];
+        let data = Self::data(transfer_collateral::DISCRIMINATOR, amount);
+        let instruction = InstructionView { program_id: &collateral_vault::ID, accounts: &metas, data: &data };
+        let views = [
+            self.caller_authority,
+            self.vault_authority,
+            from_vault,
+            from_token,
+            to_vault,
+            to_token,
+            mint,
+            token_program,
+            self.event_authority,
+            self.program,
+        ];
+        let bump = [self.caller_bump];
+        let seeds = [Seed::from(CALLER_AUTHORITY), Seed::from(&bump)];
+        invoke_signed(&instruction, &views, &[Signer::from(&seeds)])
+    }
+}
