@@ -24,6 +24,7 @@ const TOKEN_PROGRAM_ID = 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA';
 const ATA_PROGRAM_ID = 'ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL';
 const SYSTEM_PROGRAM_ID = '11111111111111111111111111111111';
 const UPGRADEABLE_LOADER_ID = 'BPFLoaderUpgradeab1e11111111111111111111111';
+const LOADER_V2_ID = 'BPFLoader2111111111111111111111111111111111';
 const MINT_DECIMALS = 6;
 const MINT_ACCOUNT_SIZE = 82;
 const MINT_RENT_LAMPORTS = 1461600;
@@ -38,11 +39,15 @@ function parseArgs(argv) {
     programs: path.join(ROOT, 'programs', 'deploy'),
     idl: path.join(ROOT, 'idl'),
     wallets: 3,
+    // upgradeable (loader v3, as on mainnet; the admin becomes upgrade authority) or v2 (immutable)
+    loader: process.env.LOCALNET_PROGRAM_LOADER || 'upgradeable',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const name = argv[i].replace(/^--/, '');
     if (!(name in args)) throw new Error(`unknown option ${argv[i]}`);
-    args[name] = name === 'wallets' ? Number(argv[i + 1]) : path.resolve(argv[i + 1]);
+    if (name === 'wallets') args[name] = Number(argv[i + 1]);
+    else if (name === 'loader') args[name] = argv[i + 1];
+    else args[name] = path.resolve(argv[i + 1]);
   }
   args.keys = args.keys || path.join(path.dirname(args.out), 'localnet-keys.json');
   return args;
@@ -142,6 +147,50 @@ function compileLegacyMessage(feePayer, instructions, recentBlockhash) {
   return { message: Buffer.concat(parts), signerKeys: signers.map((m) => m.pubkey) };
 }
 
+// ---- program-derived addresses ----
+
+const ED25519_P = 2n ** 255n - 19n;
+const ED25519_D = (-121665n * modInverse(121666n, ED25519_P)) % ED25519_P + ED25519_P;
+
+function modPow(base, exp, mod) {
+  let result = 1n;
+  base %= mod;
+  while (exp > 0n) {
+    if (exp & 1n) result = (result * base) % mod;
+    base = (base * base) % mod;
+    exp >>= 1n;
+  }
+  return result;
+}
+
+function modInverse(a, mod) {
+  return modPow(((a % mod) + mod) % mod, mod - 2n, mod);
+}
+
+// A PDA must not be a valid ed25519 point: y decodes iff (y^2-1)/(d*y^2+1) is a square mod p.
+function isOnCurve(bytes) {
+  const le = Buffer.from(bytes);
+  le[31] &= 0x7f;
+  const y = BigInt('0x' + Buffer.from(le).reverse().toString('hex'));
+  if (y >= ED25519_P) return false;
+  const y2 = (y * y) % ED25519_P;
+  const u = (y2 - 1n + ED25519_P) % ED25519_P;
+  const v = (ED25519_D * y2 + 1n) % ED25519_P;
+  const x2 = (u * modInverse(v, ED25519_P)) % ED25519_P;
+  return x2 === 0n || modPow(x2, (ED25519_P - 1n) / 2n, ED25519_P) === 1n;
+}
+
+function findProgramAddress(seeds, programId) {
+  for (let bump = 255; bump >= 0; bump--) {
+    const hash = crypto.createHash('sha256');
+    for (const seed of seeds) hash.update(seed);
+    hash.update(Buffer.from([bump])).update(b58decode(programId)).update('ProgramDerivedAddress');
+    const candidate = hash.digest();
+    if (!isOnCurve(candidate)) return b58encode(candidate);
+  }
+  throw new Error('no PDA found');
+}
+
 // ---- JSON-RPC ----
 
 async function rpc(url, method, params) {
@@ -216,7 +265,13 @@ function mintAccountData(authority, supply) {
   return data;
 }
 
-async function deployProgram(surfnet, programId, soPath, upgradeAuthority) {
+async function deployProgram(surfnet, programId, soPath, upgradeAuthority, loader) {
+  if (loader === 'v2') {
+    // Immutable deployment: an executable account owned by BPF Loader 2 holding the ELF.
+    const elf = fs.readFileSync(soPath);
+    await rpc(surfnet.rpcUrl, 'surfnet_setAccount', [programId, { lamports: 1_000_000_000, data: elf.toString('hex'), owner: LOADER_V2_ID, executable: true }]);
+    return programId; // initialize_authority accepts any program_data for a loader-v2 program
+  }
   surfnet.deploy({ programId, soPath });
   // Surfpool deploys through the upgradeable loader with the all-zero key as upgrade authority,
   // which nobody can sign for; initialize_authority needs the real one, so hand it to our admin.
@@ -238,6 +293,16 @@ async function authorizeProgram(surfnet, idl, admin, programId) {
   const keys = spec.accounts.map((a) => ({ pubkey: a.name === 'admin' ? admin.publicKey : a.address, isSigner: !!a.signer, isWritable: !!a.writable }));
   const data = Buffer.concat([Buffer.from(spec.discriminator), b58decode(programId)]);
   await sendAndConfirm(surfnet.rpcUrl, admin, [{ programId: VAULT_PROGRAM_ID, keys, data }], [admin]);
+}
+
+async function initializePositionManager(surfnet, pmIdl, admin, keeper) {
+  const spec = instructionSpec(pmIdl, 'initialize');
+  const config = findProgramAddress([Buffer.from('config')], POSITION_MANAGER_ID);
+  const fixed = { admin: admin.publicKey, config };
+  const keys = spec.accounts.map((a) => ({ pubkey: fixed[a.name] || a.address, isSigner: !!a.signer, isWritable: !!a.writable }));
+  const data = Buffer.concat([Buffer.from(spec.discriminator), b58decode(keeper)]);
+  await sendAndConfirm(surfnet.rpcUrl, admin, [{ programId: POSITION_MANAGER_ID, keys, data }], [admin]);
+  return config;
 }
 
 async function fundWallet(surfnet, admin, mint, wallet) {
@@ -275,7 +340,9 @@ async function main() {
   const positionManagerSo = findBinary('POSITION_MANAGER_SO', args.programs, 'position_manager', false);
   const keys = loadOrCreateKeys(args.keys, args.wallets);
 
-  const surfnet = Surfnet.start();
+  // Feature gates to switch off (comma-separated names or ids), e.g. to match an older cluster.
+  const disabled = (process.env.LOCALNET_DISABLE_FEATURES || '').split(',').map((f) => f.trim()).filter(Boolean);
+  const surfnet = disabled.length ? Surfnet.startWithConfig({ disableFeatures: disabled }) : Surfnet.start();
   const drain = setInterval(() => surfnet.drainEvents(), DRAIN_INTERVAL_MS);
   const parentPid = process.ppid;
   let stopping = false;
@@ -296,13 +363,19 @@ async function main() {
     const admin = keys.admin;
     const mint = keys.mint.publicKey;
     surfnet.fundSol(admin.publicKey, Number(DEV_WALLET_SOL));
-    const programData = await deployProgram(surfnet, VAULT_PROGRAM_ID, vaultSo, admin.publicKey);
-    if (positionManagerSo) await deployProgram(surfnet, POSITION_MANAGER_ID, positionManagerSo, admin.publicKey);
+    const programData = await deployProgram(surfnet, VAULT_PROGRAM_ID, vaultSo, admin.publicKey, args.loader);
+    if (positionManagerSo) await deployProgram(surfnet, POSITION_MANAGER_ID, positionManagerSo, admin.publicKey, args.loader);
     else console.error('localnet: position_manager.so not found; the position manager is authorized but not deployed');
 
     surfnet.setAccount(mint, MINT_RENT_LAMPORTS, Array.from(mintAccountData(admin.publicKey, 0n)), TOKEN_PROGRAM_ID);
     await initializeAuthority(surfnet, idl, admin, mint, programData);
     await authorizeProgram(surfnet, idl, admin, POSITION_MANAGER_ID);
+    let positionManagerConfig = null;
+    if (positionManagerSo) {
+      const pmIdl = JSON.parse(fs.readFileSync(path.join(args.idl, 'position_manager.json'), 'utf8'));
+      // The admin doubles as the liquidation keeper on localnet.
+      positionManagerConfig = await initializePositionManager(surfnet, pmIdl, admin, admin.publicKey);
+    }
     const wallets = [];
     for (const wallet of keys.wallets) {
       const tokenAccount = await fundWallet(surfnet, admin, mint, wallet.publicKey);
@@ -315,6 +388,9 @@ async function main() {
       program_id: VAULT_PROGRAM_ID,
       position_manager_id: POSITION_MANAGER_ID,
       position_manager_deployed: Boolean(positionManagerSo),
+      position_manager_config: positionManagerConfig,
+      keeper: admin.publicKey,
+      program_loader: args.loader,
       usdt_mint: mint,
       mint_decimals: MINT_DECIMALS,
       admin: { pubkey: admin.publicKey, secret_key: admin.secretKey },
