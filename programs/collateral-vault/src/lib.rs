@@ -6,39 +6,24 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-#[cfg(any(test, feature = "idl-build"))]
+#[cfg(test)]
 extern crate std;
 
-pub mod discriminator;
-pub mod errors;
-pub mod events;
 pub mod guards;
 pub mod instructions;
-pub mod pod;
-pub mod runtime;
-pub mod schema;
-pub mod seeds;
-pub mod state;
-pub mod system;
-pub mod token;
 
-#[cfg(any(test, feature = "idl-build"))]
-pub mod idl;
+// The wire format lives in the interface crate; these paths keep `crate::…` working here.
+pub use collateral_vault_interface::{
+    discriminator, errors, events, layout, pod, runtime, schema, seeds, state, system, token, ID,
+};
 
 use pinocchio::{AccountView, Address, ProgramResult};
 
 use crate::{errors::VaultError, instructions as ix};
 
-pinocchio::address::declare_id!("8vjbjPhoD2rav71J8mgbVxcYdbbqST78y2bzMPRqoGr9");
-
 #[cfg(not(feature = "no-entrypoint"))]
 mod entrypoint {
     pinocchio::program_entrypoint!(crate::process_instruction);
-}
-
-/// Always present, even with `no-entrypoint`: cargo also builds this crate's `cdylib` when it is
-/// a dependency, and a program that links it (the position manager) takes these from here.
-mod runtime_support {
     pinocchio::no_allocator!();
     pinocchio::nostd_panic_handler!();
 }
@@ -124,6 +109,20 @@ pub const PROGRAM_SPEC: schema::ProgramSpec = {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idl_matches_committed_file() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../idl/collateral_vault.json");
+        collateral_vault_interface::idl::check_committed(&PROGRAM_SPEC, path);
+    }
+
+    #[test]
+    fn callers_use_the_program_instruction_names() {
+        use collateral_vault_interface::instruction_names as names;
+        assert_eq!(ix::lock_collateral::NAME, names::LOCK_COLLATERAL);
+        assert_eq!(ix::unlock_collateral::NAME, names::UNLOCK_COLLATERAL);
+        assert_eq!(ix::transfer_collateral::NAME, names::TRANSFER_COLLATERAL);
+    }
 
     #[test]
     fn discriminators_are_unique() {

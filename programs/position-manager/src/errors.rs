@@ -1,6 +1,6 @@
 //! Anchor-style errors from 6000.
 
-use collateral_vault::schema::ErrorSpec;
+use collateral_vault_interface::schema::ErrorSpec;
 use pinocchio::error::ProgramError;
 
 macro_rules! errors {

@@ -16,17 +16,18 @@ pub mod seeds;
 pub mod state;
 pub mod vault_cpi;
 
-use collateral_vault::schema;
+use collateral_vault_interface::schema;
 use pinocchio::{AccountView, Address, ProgramResult};
 
 use crate::{errors::ManagerError, instructions as ix};
 
 pinocchio::address::declare_id!("GTYmhz8KtQhgKEgTvW644AfB9q3Jey3DeZpF6bum9vCT");
 
-// The allocator and panic handler come from `collateral_vault`, which every build links.
 #[cfg(not(feature = "no-entrypoint"))]
 mod entrypoint {
     pinocchio::program_entrypoint!(crate::process_instruction);
+    pinocchio::no_allocator!();
+    pinocchio::nostd_panic_handler!();
 }
 
 const fn tag(discriminator: [u8; 8]) -> u64 {
@@ -78,13 +79,13 @@ mod tests {
     #[test]
     fn idl_matches_committed_file() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../idl/position_manager.json");
-        collateral_vault::idl::check_committed(&PROGRAM_SPEC, path);
+        collateral_vault_interface::idl::check_committed(&PROGRAM_SPEC, path);
     }
 
     #[test]
     fn discriminators_follow_anchor() {
         for spec in ix::ALL {
-            assert_eq!(spec.discriminator, collateral_vault::discriminator::instruction(spec.name));
+            assert_eq!(spec.discriminator, collateral_vault_interface::discriminator::instruction(spec.name));
         }
     }
 }

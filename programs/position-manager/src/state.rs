@@ -1,6 +1,6 @@
 //! Account types.
 
-use collateral_vault::{discriminator, layout, pod::PodU64, schema::Layout};
+use collateral_vault_interface::{discriminator, layout, pod::PodU64, schema::Layout};
 use pinocchio::{AccountView, Address};
 
 use crate::errors::ManagerError;

@@ -1,7 +1,8 @@
 //! CPIs into the vault program, signed by this program's `[b"vault_caller"]` PDA.
 
-use collateral_vault::{
-    instructions::{lock_collateral, transfer_collateral, unlock_collateral},
+use collateral_vault_interface::{
+    discriminator::instruction,
+    instruction_names::{LOCK_COLLATERAL, TRANSFER_COLLATERAL, UNLOCK_COLLATERAL},
     seeds::{EVENT_AUTHORITY_ADDRESS, VAULT_AUTHORITY_ADDRESS},
 };
 use pinocchio::{
@@ -27,7 +28,7 @@ impl<'a> VaultProgram<'a> {
     #[inline(always)]
     pub fn new(accounts: [&'a AccountView; 4], caller_bump: u8, program_id: &Address) -> Result<Self, ManagerError> {
         let [caller_authority, vault_authority, event_authority, program] = accounts;
-        if program.address() != &collateral_vault::ID
+        if program.address() != &collateral_vault_interface::ID
             || vault_authority.address() != &VAULT_AUTHORITY_ADDRESS
             || event_authority.address() != &EVENT_AUTHORITY_ADDRESS
         {
@@ -58,7 +59,7 @@ impl<'a> VaultProgram<'a> {
             InstructionAccount::readonly(self.program.address()),
         ];
         let data = Self::data(discriminator, amount);
-        let instruction = InstructionView { program_id: &collateral_vault::ID, accounts: &metas, data: &data };
+        let instruction = InstructionView { program_id: &collateral_vault_interface::ID, accounts: &metas, data: &data };
         let views = [self.caller_authority, self.vault_authority, vault, self.event_authority, self.program];
         let bump = [self.caller_bump];
         let seeds = [Seed::from(CALLER_AUTHORITY), Seed::from(&bump)];
@@ -67,12 +68,12 @@ impl<'a> VaultProgram<'a> {
 
     #[inline(always)]
     pub fn lock(&self, vault: &AccountView, amount: u64) -> ProgramResult {
-        self.lock_or_unlock(lock_collateral::DISCRIMINATOR, vault, amount)
+        self.lock_or_unlock(const { instruction(LOCK_COLLATERAL) }, vault, amount)
     }
 
     #[inline(always)]
     pub fn unlock(&self, vault: &AccountView, amount: u64) -> ProgramResult {
-        self.lock_or_unlock(unlock_collateral::DISCRIMINATOR, vault, amount)
+        self.lock_or_unlock(const { instruction(UNLOCK_COLLATERAL) }, vault, amount)
     }
 
     /// Settles `amount` of `from`'s locked collateral into `to`. `accounts` is
@@ -92,8 +93,8 @@ impl<'a> VaultProgram<'a> {
             InstructionAccount::readonly(self.event_authority.address()),
             InstructionAccount::readonly(self.program.address()),
         ];
-        let data = Self::data(transfer_collateral::DISCRIMINATOR, amount);
-        let instruction = InstructionView { program_id: &collateral_vault::ID, accounts: &metas, data: &data };
+        let data = Self::data(const { instruction(TRANSFER_COLLATERAL) }, amount);
+        let instruction = InstructionView { program_id: &collateral_vault_interface::ID, accounts: &metas, data: &data };
         let views = [
             self.caller_authority,
             self.vault_authority,

@@ -63,7 +63,8 @@ fn validate<'a>(accounts: &'a mut [AccountView], data: &[u8]) -> Result<AddAutho
 
 pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
     let ix = validate(accounts, data)?;
-    let (caller_authority, _) = Address::find_program_address(&[CALLER_AUTHORITY], &ix.program_id);
+    let seeds = [runtime::opaque(CALLER_AUTHORITY)];
+    let (caller_authority, _) = Address::find_program_address(&seeds, &ix.program_id);
     ix.authority.add_program(AuthorizedProgram { program_id: ix.program_id, caller_authority })?;
     let event = ProgramAuthorizedEvent {
         program_id: ix.program_id,

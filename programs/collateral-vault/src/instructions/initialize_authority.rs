@@ -97,7 +97,7 @@ fn check_upgrade_authority(program: &AccountView, program_data: &AccountView, ad
 
 pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
     let ix = validate(accounts, data)?;
-    let bump = [VAULT_AUTHORITY_BUMP];
+    let bump = [runtime::opaque(VAULT_AUTHORITY_BUMP)];
     let seeds = [CpiSeed::from(VAULT_AUTHORITY), CpiSeed::from(&bump)];
     system::create_pda_account(ix.admin, ix.vault_authority, VaultAuthority::SPACE, &ID, &Signer::from(&seeds))?;
 

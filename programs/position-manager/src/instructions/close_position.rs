@@ -1,6 +1,6 @@
 //! `close_position(amount)`: releases collateral this manager locked, by CPI.
 
-use collateral_vault::{
+use collateral_vault_interface::{
     discriminator, layout,
     pod::PodU64,
     schema::{AccountSpec, InstructionSpec, Layout, Seed},

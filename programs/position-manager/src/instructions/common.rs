@@ -1,6 +1,6 @@
 //! Checks shared by the instructions.
 
-use collateral_vault::{
+use collateral_vault_interface::{
     schema::{AccountSpec, Seed},
     seeds::{EVENT_AUTHORITY_ADDRESS, VAULT_AUTHORITY_ADDRESS},
     state::{AccountType, CollateralVault},
@@ -18,7 +18,7 @@ pub const VAULT_CPI_ACCOUNTS: [AccountSpec; 4] = [
     AccountSpec::new("caller_authority").pda(&[Seed::Const(CALLER_AUTHORITY)]).docs("This program's signer for the vault program"),
     AccountSpec::new("vault_authority").address(VAULT_AUTHORITY_ADDRESS),
     AccountSpec::new("vault_event_authority").address(EVENT_AUTHORITY_ADDRESS),
-    AccountSpec::new("vault_program").address(collateral_vault::ID),
+    AccountSpec::new("vault_program").address(collateral_vault_interface::ID),
 ];
 
 #[inline(always)]
@@ -58,7 +58,7 @@ pub fn margin<'a>(account: &'a AccountView, program_id: &Address) -> Result<&'a 
 /// account fully when we call it).
 #[inline(always)]
 pub fn vault_owner(account: &AccountView) -> Result<Address, ManagerError> {
-    if !account.owned_by(&collateral_vault::ID) || account.data_len() != CollateralVault::SPACE {
+    if !account.owned_by(&collateral_vault_interface::ID) || account.data_len() != CollateralVault::SPACE {
         return Err(ManagerError::InvalidAccount);
     }
     // SAFETY: read-only view of a vault-program account.

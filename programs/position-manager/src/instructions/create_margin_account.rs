@@ -1,6 +1,6 @@
 //! `create_margin_account()`: the user's ledger of what this manager locked in their vault.
 
-use collateral_vault::{
+use collateral_vault_interface::{
     discriminator, layout,
     pod::PodU64,
     schema::{AccountSpec, InstructionSpec, Layout, Seed},

@@ -1,7 +1,8 @@
 //! `initialize(keeper)`: creates the config. The caller PDA's bump is found here once.
 
-use collateral_vault::{
+use collateral_vault_interface::{
     discriminator, layout,
+    runtime::opaque,
     schema::{AccountSpec, InstructionSpec, Layout, Seed},
     system::create_pda_account,
 };
@@ -57,7 +58,8 @@ fn validate<'a>(program_id: &Address, accounts: &'a mut [AccountView], data: &[u
     if !config.owned_by(&pinocchio_system::ID) || !config.is_data_empty() {
         return Err(ManagerError::AlreadyInitialized);
     }
-    let (expected, config_bump) = Address::find_program_address(&[CONFIG], program_id);
+    let seeds = [opaque(CONFIG)];
+    let (expected, config_bump) = Address::find_program_address(&seeds, program_id);
     if config.address() != &expected || system_program.address() != &pinocchio_system::ID {
         return Err(ManagerError::InvalidAccount);
     }
@@ -66,7 +68,8 @@ fn validate<'a>(program_id: &Address, accounts: &'a mut [AccountView], data: &[u
 
 pub fn process(program_id: &Address, accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
     let ix = validate(program_id, accounts, data)?;
-    let (_, caller_authority_bump) = Address::find_program_address(&[CALLER_AUTHORITY], program_id);
+    let seeds = [opaque(CALLER_AUTHORITY)];
+    let (_, caller_authority_bump) = Address::find_program_address(&seeds, program_id);
     let bump = [ix.config_bump];
     let seeds = [CpiSeed::from(CONFIG), CpiSeed::from(&bump)];
     create_pda_account(ix.admin, ix.config, ManagerConfig::SPACE, program_id, &Signer::from(&seeds))?;

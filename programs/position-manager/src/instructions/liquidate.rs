@@ -1,7 +1,7 @@
 //! `liquidate(amount)`: the keeper seizes collateral this manager locked for a user, moving it
 //! into the keeper's own vault by CPI `transfer_collateral`.
 
-use collateral_vault::{
+use collateral_vault_interface::{
     discriminator, layout,
     pod::PodU64,
     schema::{AccountSpec, InstructionSpec, Layout, Seed},

@@ -8,7 +8,7 @@ pub mod initialize;
 pub mod liquidate;
 pub mod open_position;
 
-use collateral_vault::schema::InstructionSpec;
+use collateral_vault_interface::schema::InstructionSpec;
 
 pub const ALL: &[InstructionSpec] = &[
     initialize::SPEC,

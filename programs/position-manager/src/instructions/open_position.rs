@@ -1,6 +1,6 @@
 //! `open_position(amount)`: locks collateral in the owner's vault by CPI.
 
-use collateral_vault::{
+use collateral_vault_interface::{
     discriminator, layout,
     pod::PodU64,
     schema::{AccountSpec, InstructionSpec, Layout, Seed},

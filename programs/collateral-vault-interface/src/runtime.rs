@@ -9,6 +9,16 @@ use pinocchio::error::ProgramError;
 #[allow(deprecated)]
 use pinocchio::syscalls::{sol_get_clock_sysvar, sol_get_rent_sysvar};
 
+/// Returns `value` unchanged, through a volatile read, so that the compiler cannot fold an array
+/// built from it into read-only data. Syscalls reject misaligned slices, and sbpf-linker 0.1.9
+/// packs the read-only sections without their alignment, so an all-constant seeds or signer
+/// array passed to a syscall must live on the stack (always aligned) instead.
+#[inline(always)]
+pub fn opaque<T: Copy>(value: T) -> T {
+    // SAFETY: reads a valid, initialized local.
+    unsafe { core::ptr::read_volatile(&value) }
+}
+
 /// The `Clock` sysvar as bincode lays it out.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -74,15 +84,24 @@ pub fn minimum_balance(space: usize) -> Result<u64, ProgramError> {
         THRESHOLD_ONE_YEAR => 1,
         _ => return Err(ProgramError::UnsupportedSysvar),
     };
-    (ACCOUNT_STORAGE_OVERHEAD + space as u64)
-        .checked_mul(rent.lamports_per_byte_year)
-        .and_then(|v| v.checked_mul(years))
-        .ok_or(ProgramError::ArithmeticOverflow)
+    // `checked_mul` on u64 lowers to a 128-bit multiply (`__multi3`), which the BPF backend
+    // cannot call. With both factors below 2^31 the product cannot overflow.
+    let bytes = ACCOUNT_STORAGE_OVERHEAD + space as u64;
+    if bytes >= 1 << 31 || rent.lamports_per_byte_year >= 1 << 31 {
+        return Err(ProgramError::ArithmeticOverflow);
+    }
+    Ok(bytes.wrapping_mul(rent.lamports_per_byte_year).wrapping_mul(years))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opaque_is_the_identity() {
+        assert_eq!(opaque(42u8), 42);
+        assert_eq!(opaque(b"seed".as_slice()), b"seed");
+    }
 
     #[test]
     fn threshold_constants_are_the_f64_bits() {

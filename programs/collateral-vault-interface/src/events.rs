@@ -213,7 +213,7 @@ pub fn emit<E: Event>(event: &E, event_authority: &AccountView) -> ProgramResult
         accounts: &accounts,
         data: cpi_data,
     };
-    let bump = [EVENT_AUTHORITY_BUMP];
+    let bump = [crate::runtime::opaque(EVENT_AUTHORITY_BUMP)];
     let seeds = [Seed::from(EVENT_AUTHORITY), Seed::from(&bump)];
     invoke_signed(&instruction, &[event_authority], &[Signer::from(&seeds)])
 }
