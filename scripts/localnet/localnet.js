@@ -350,7 +350,10 @@ async function main() {
     if (stopping) return;
     stopping = true;
     clearInterval(drain);
-    try { fs.unlinkSync(args.out); } catch (_) { /* already gone */ }
+    try {
+      // Only our own description: another instance may have replaced it since.
+      if (JSON.parse(fs.readFileSync(args.out, 'utf8')).pid === process.pid) fs.unlinkSync(args.out);
+    } catch (_) { /* already gone */ }
     try { surfnet.stop(); } catch (err) { console.error(`localnet: stop failed: ${err.message}`); }
     process.exit(code);
   };

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ EVENT_IX_TAG = bytes.fromhex("e445a52e51cb9a1d")
 TOKEN_ACCOUNT_SIZE = 165
 TOKEN_AMOUNT_OFFSET = 64
 EMPTY_PUBKEY = Pubkey.default()
+FAILED_LOG = re.compile(r"^Program (\w+) failed: custom program error")
 
 
 class ChainError(Exception):
@@ -207,14 +209,16 @@ class ChainClient:
         return self._program("position_manager", self.position_manager_id)
 
     @cached_property
-    def _vault_error_table(self) -> dict[int, tuple[str, str]]:
-        raw = json.loads((self.idl_dir / "collateral_vault.json").read_text())
-        table = {e["code"]: (e["name"], e.get("msg", e["name"])) for e in raw.get("errors", [])}
-        pm_idl = self.idl_dir / "position_manager.json"
-        if pm_idl.exists():
-            for e in json.loads(pm_idl.read_text()).get("errors", []):
-                table.setdefault(e["code"], (e["name"], e.get("msg", e["name"])))
-        return table
+    def _error_tables(self) -> dict[str, dict[int, tuple[str, str]]]:
+        """Error codes per program: both programs number theirs from 6000."""
+        tables = {}
+        for idl_name, program_id in (("collateral_vault", self.program_id), ("position_manager", self.position_manager_id)):
+            path = self.idl_dir / f"{idl_name}.json"
+            if program_id is None or not path.exists():
+                continue
+            errors = json.loads(path.read_text()).get("errors", [])
+            tables[str(program_id)] = {e["code"]: (e["name"], e.get("msg", e["name"])) for e in errors}
+        return tables
 
     # ---- PDAs and addresses ----
 
@@ -369,6 +373,9 @@ class ChainClient:
             total_transferred_out=decoded.total_transferred_out,
         )
 
+    def account_exists(self, address) -> bool:
+        return self._account_data(address) is not None
+
     def get_vault(self, owner) -> VaultAccount | None:
         address = self.vault_address(owner)
         found = self._account_data(address)
@@ -430,15 +437,22 @@ class ChainClient:
             _index, detail = err["InstructionError"]
             if isinstance(detail, dict) and "Custom" in detail:
                 code = int(detail["Custom"])
-                if code in self._vault_error_table:
-                    name, message = self._vault_error_table[code]
-                else:
-                    name, message = "custom_program_error", f"program error {code}"
+                table = self._error_tables.get(self._failing_program(logs) or str(self.program_id), {})
+                name, message = table.get(code, ("custom_program_error", f"program error {code}"))
             else:
                 name, message = str(detail), f"instruction error: {detail}"
         elif isinstance(err, str):
             name, message = err, f"transaction error: {err}"
         return TransactionFailed(message, code=code, name=name, logs=logs, raw_error=err)
+
+    @staticmethod
+    def _failing_program(logs) -> str | None:
+        """The innermost program that failed: with CPI, the callee logs its failure first."""
+        for line in logs:
+            match = FAILED_LOG.match(line)
+            if match:
+                return match.group(1)
+        return None
 
     # ---- simulation, sending, confirming ----
 

@@ -12,6 +12,7 @@ from vaults.errors import InsufficientBalance, UpstreamUnavailable, VaultNotFoun
 from vaults.services.transaction_builder import TransactionBuilder
 from vaults.services.vault_manager import VaultManager, VaultOperation, chain_errors
 
+CREATE_MARGIN_ACCOUNT = "create_margin_account"
 OPEN_POSITION = "open_position"
 CLOSE_POSITION = "close_position"
 
@@ -60,17 +61,26 @@ class CPIManager:
             spec = self.chain.position_manager_instruction_spec(instruction)
         except ChainError as exc:
             raise UpstreamUnavailable(str(exc), code="position_manager_unavailable") from exc
+        accounts = self._accounts(spec, user, {"amount": amount})
+        instructions = [self.chain.position_manager_instruction(instruction, [amount], accounts)]
+        margin_account = accounts.get("margin_account")
+        if instruction == OPEN_POSITION and margin_account and not self.chain.account_exists(margin_account):
+            # First position: the user's margin account is created in the same transaction.
+            create_spec = self.chain.position_manager_instruction_spec(CREATE_MARGIN_ACCOUNT)
+            create = self.chain.position_manager_instruction(
+                CREATE_MARGIN_ACCOUNT, [], self._accounts(create_spec, user, {}))
+            instructions.insert(0, create)
+        return VaultManager(self.chain, self.builder)._complete(user, instructions)
+
+    def _accounts(self, spec: dict, user: str, args: dict) -> dict:
         owner = parse_pubkey(user)
-        signer_names = [a["name"] for a in spec["accounts"] if a.get("signer")]
-        known = {name: owner for name in signer_names}
+        known = {a["name"]: owner for a in spec["accounts"] if a.get("signer")}
         known.update({
             "vault": self.chain.vault_address(owner),
             "vault_authority": self.chain.vault_authority_address(),
             "vault_program": self.chain.program_id,
-            "collateral_vault_program": self.chain.program_id,
             "vault_event_authority": self.chain.event_authority_address(),
-            "caller_authority": self.chain.caller_authority_address(pm_id),
+            "caller_authority": self.chain.caller_authority_address(self.chain.position_manager_id),
         })
-        accounts = resolve_instruction_accounts(self.chain, pm_id, spec, known, {"amount": amount})
-        ix = self.chain.position_manager_instruction(instruction, [amount], accounts)
-        return VaultManager(self.chain, self.builder)._complete(user, [ix])
+        known = {name: value for name, value in known.items() if any(a["name"] == name for a in spec["accounts"])}
+        return resolve_instruction_accounts(self.chain, self.chain.position_manager_id, spec, known, args)
