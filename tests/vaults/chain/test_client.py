@@ -1,0 +1,66 @@
+import json
+from pathlib import Path
+
+import pytest
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from vaults.chain.client import ChainClient, ChainUnavailable, b58decode, parse_pubkey
+
+IDL = json.loads((Path(__file__).resolve().parents[3] / "idl" / "collateral_vault.json").read_text())
+
+
+def fixed_address(instruction, account):
+    spec = next(i for i in IDL["instructions"] if i["name"] == instruction)
+    return next(a["address"] for a in spec["accounts"] if a["name"] == account)
+
+
+@pytest.fixture
+def offline_client(settings):
+    return ChainClient(rpc_url="http://127.0.0.1:9", program_id=settings.PROGRAM_ID, usdt_mint=settings.USDT_MINT,
+                       timeout=2, position_manager_id=settings.POSITION_MANAGER_PROGRAM_ID)
+
+
+def test_pdas_match_the_idl(offline_client):
+    assert str(offline_client.vault_authority_address()) == fixed_address("deposit", "vault_authority")
+    assert str(offline_client.event_authority_address()) == fixed_address("deposit", "event_authority")
+    owner = Keypair().pubkey()
+    expected = Pubkey.find_program_address([b"vault", bytes(owner)], offline_client.program_id)[0]
+    assert offline_client.vault_address(owner) == expected
+
+
+def test_instructions_follow_the_idl_account_order(offline_client):
+    owner = Keypair().pubkey()
+    ix = offline_client.deposit_instruction(owner, 5, offline_client.associated_token_address(owner))
+    spec = next(i for i in IDL["instructions"] if i["name"] == "deposit")
+    assert bytes(ix.data) == bytes(spec["discriminator"]) + (5).to_bytes(8, "little")
+    assert [(m.is_signer, m.is_writable) for m in ix.accounts] == [
+        (a.get("signer", False), a.get("writable", False)) for a in spec["accounts"]]
+    assert ix.accounts[2].pubkey == offline_client.vault_address(owner)
+    assert ix.accounts[3].pubkey == offline_client.vault_token_address(owner)
+
+
+def test_parse_pubkey_is_strict():
+    key = Keypair().pubkey()
+    assert parse_pubkey(str(key)) == key
+    for bad in ["", "abc", "0" * 44, "l" * 44, 5, None, str(key) + "1"]:
+        with pytest.raises(ValueError):
+            parse_pubkey(bad)
+    assert b58decode("11") == b"\0\0"
+
+
+def test_program_errors_are_named_per_program(offline_client, settings):
+    vault_logs = [f"Program {settings.PROGRAM_ID} failed: custom program error: 0x1775"]
+    failure = offline_client.describe_error({"InstructionError": [1, {"Custom": 6021}]}, vault_logs)
+    assert (failure.code, failure.name) == (6021, "InsufficientAvailableBalance")
+    pm_logs = [f"Program {settings.POSITION_MANAGER_PROGRAM_ID} failed: custom program error: 0x1778",
+               f"Program {settings.POSITION_MANAGER_PROGRAM_ID} failed: custom program error: 0x1778"]
+    failure = offline_client.describe_error({"InstructionError": [2, {"Custom": 6008}]}, pm_logs)
+    assert failure.name == "InsufficientMargin"
+    assert offline_client.describe_error("BlockhashNotFound").name == "BlockhashNotFound"
+
+
+def test_rpc_down_raises_chain_unavailable(offline_client):
+    with pytest.raises(ChainUnavailable):
+        offline_client.get_vault(Keypair().pubkey())
+    assert offline_client.is_healthy() is False
