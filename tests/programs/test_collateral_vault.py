@@ -160,3 +160,13 @@ def test_event_sequence_numbers_have_no_gaps(chain, alice):
     seqs += [fields["seq"] for _, fields, source in outcome.events() if source == "log"]
     assert seqs == [1, 2, 3, 4, 5]
     assert chain.vault_state(alice.pubkey).event_seq == 5
+
+
+def test_events_survive_log_truncation_through_the_self_cpi(chain, alice):
+    chain.svm.with_log_bytes_limit(300)
+    outcome = chain.ok([alice.deposit_ix(77)], alice.keypair)
+    assert any("Log truncated" in line for line in outcome.logs)
+    sources = [(name, source) for name, _, source in outcome.events()]
+    assert ("DepositEvent", "log") not in sources
+    assert sources == [("DepositEvent", "cpi")]
+    assert outcome.events()[0][1]["amount"] == 77
