@@ -359,8 +359,9 @@ class User:
     def close_position_ix(self, amount: int, program_id: Pubkey = PM_ID) -> Instruction:
         return pm_ix("close_position", amount, program_id=program_id, **self.pm_accounts(program_id))
 
-    def lock_ix_direct(self, amount: int, caller: Pubkey) -> Instruction:
-        return vault_ix(
+    def lock_ix_direct(self, amount: int, caller: Pubkey, *, caller_signs: bool = True) -> Instruction:
+        """`lock_collateral` sent straight to the vault program, not through a CPI."""
+        ix = vault_ix(
             "lock_collateral",
             amount,
             caller_authority=caller,
@@ -369,6 +370,11 @@ class User:
             event_authority=EVENT_AUTHORITY,
             program=VAULT_ID,
         )
+        if caller_signs:
+            return ix
+        accounts = list(ix.accounts)
+        accounts[0] = AccountMeta(caller, is_signer=False, is_writable=False)
+        return Instruction(ix.program_id, ix.data, accounts)
 
     def balances(self) -> tuple[int, int, int]:
         state = self.chain.vault_state(self.pubkey)
@@ -396,8 +402,10 @@ def liquidate_ix(chain: Chain, keeper: Keypair, victim: User, keeper_user: User,
     )
 
 
-def new_user(chain: Chain, tokens: int = 0, *, open_vault: bool = True, margin: bool = False) -> User:
-    keypair = chain.funded()
+def new_user(
+    chain: Chain, tokens: int = 0, *, open_vault: bool = True, margin: bool = False, keypair: Keypair | None = None
+) -> User:
+    keypair = keypair or chain.funded()
     user = User(chain, keypair, chain.token_account(keypair.pubkey(), tokens))
     if open_vault:
         chain.ok([user.init_vault_ix()], keypair)

@@ -199,11 +199,17 @@ const MAX_EVENT_LEN: usize = 256;
 #[inline(always)]
 pub fn emit<E: Event>(event: &E, event_authority: &AccountView) -> ProgramResult {
     const { assert!(E::LEN <= MAX_EVENT_LEN) };
-    let mut buffer = [0u8; 16 + MAX_EVENT_LEN];
-    buffer[..8].copy_from_slice(&EVENT_IX_TAG_LE);
-    buffer[8..16].copy_from_slice(&E::DISCRIMINATOR);
-    buffer[16..16 + E::LEN].copy_from_slice(event.as_bytes());
-    let cpi_data = &buffer[..16 + E::LEN];
+    // Not zero-initialized: every byte up to `16 + LEN` is written below and nothing past it is
+    // read. This and the syscall copy keep the event off the hot path's budget.
+    let mut buffer = core::mem::MaybeUninit::<[u8; 16 + MAX_EVENT_LEN]>::uninit();
+    let base = buffer.as_mut_ptr() as *mut u8;
+    // SAFETY: all writes stay within the buffer's first `16 + LEN` bytes.
+    let cpi_data = unsafe {
+        core::ptr::copy_nonoverlapping(EVENT_IX_TAG_LE.as_ptr(), base, 8);
+        core::ptr::copy_nonoverlapping(E::DISCRIMINATOR.as_ptr(), base.add(8), 8);
+        crate::runtime::copy_bytes(base.add(16), event.as_bytes());
+        core::slice::from_raw_parts(base, 16 + E::LEN)
+    };
 
     log_data(&cpi_data[8..]);
 

@@ -8,7 +8,7 @@ use collateral_vault_interface::{
 use pinocchio::{
     cpi::{invoke_signed, Seed, Signer},
     instruction::{InstructionAccount, InstructionView},
-    AccountView, Address, ProgramResult,
+    AccountView, ProgramResult,
 };
 
 use crate::{errors::ManagerError, seeds::CALLER_AUTHORITY};
@@ -23,20 +23,17 @@ pub struct VaultProgram<'a> {
 }
 
 impl<'a> VaultProgram<'a> {
-    /// Checks the addresses we know (the vault program re-checks everything it relies on) and
-    /// that `caller_authority` is our caller PDA for the stored bump.
+    /// Checks the vault program's addresses (it re-checks everything it relies on). The caller
+    /// PDA needs no check here: `invoke_signed` derives it from our seeds and program id, and the
+    /// runtime refuses the call if the account passed is any other.
     #[inline(always)]
-    pub fn new(accounts: [&'a AccountView; 4], caller_bump: u8, program_id: &Address) -> Result<Self, ManagerError> {
+    pub fn new(accounts: [&'a AccountView; 4], caller_bump: u8) -> Result<Self, ManagerError> {
         let [caller_authority, vault_authority, event_authority, program] = accounts;
         if program.address() != &collateral_vault_interface::ID
             || vault_authority.address() != &VAULT_AUTHORITY_ADDRESS
             || event_authority.address() != &EVENT_AUTHORITY_ADDRESS
         {
             return Err(ManagerError::InvalidVaultProgram);
-        }
-        let expected = Address::derive_address(&[CALLER_AUTHORITY], Some(caller_bump), program_id);
-        if caller_authority.address() != &expected {
-            return Err(ManagerError::InvalidAccount);
         }
         Ok(Self { caller_authority, vault_authority, event_authority, program, caller_bump })
     }

@@ -9,7 +9,7 @@ use pinocchio::{AccountView, Address};
 
 use crate::{
     errors::ManagerError,
-    seeds::{CALLER_AUTHORITY, CONFIG, MARGIN},
+    seeds::CALLER_AUTHORITY,
     state::{load, ManagerConfig, MarginAccount},
 };
 
@@ -29,29 +29,27 @@ pub fn signer(account: &AccountView) -> Result<(), ManagerError> {
     Ok(())
 }
 
-/// Our config at `[b"config"]`.
+// Why owner and discriminator are enough for the two accounts below, without re-deriving their
+// PDAs (a sha256 each on the hot path): this program creates a `ManagerConfig` only at
+// `[b"config"]` and a `MarginAccount` only at `[b"margin", owner]`, after checking the address,
+// and nothing else can create accounts it owns. So an account owned by this program with either
+// discriminator sits at its PDA. The unit tests in `state.rs` and the SVM tests pin both facts.
+
+/// Our config (the one at `[b"config"]`).
 #[inline(always)]
 pub fn config<'a>(account: &'a AccountView, program_id: &Address) -> Result<&'a ManagerConfig, ManagerError> {
     // SAFETY: read-only use; no mutable reference to the config exists in any instruction.
-    let config = unsafe { load::<ManagerConfig>(account, program_id)? };
-    if Address::derive_address(&[CONFIG], Some(config.bump), program_id) != *account.address() {
-        return Err(ManagerError::InvalidAccount);
-    }
-    Ok(config)
+    Ok(unsafe { load::<ManagerConfig>(account, program_id)? })
 }
 
-/// The margin account of its stored owner, writable.
+/// A margin account (the one at `[b"margin", owner]` of its stored owner), writable.
 #[inline(always)]
 pub fn margin<'a>(account: &'a AccountView, program_id: &Address) -> Result<&'a mut MarginAccount, ManagerError> {
     if !account.is_writable() {
         return Err(ManagerError::AccountNotWritable);
     }
     // SAFETY: each instruction maps the margin account once.
-    let margin = unsafe { load::<MarginAccount>(account, program_id)? };
-    if Address::derive_address(&[MARGIN, margin.owner.as_ref()], Some(margin.bump), program_id) != *account.address() {
-        return Err(ManagerError::InvalidAccount);
-    }
-    Ok(margin)
+    Ok(unsafe { load::<MarginAccount>(account, program_id)? })
 }
 
 /// The owner field of a vault-program `CollateralVault` (the vault program re-validates the

@@ -75,7 +75,6 @@ fn validate<'a>(program_id: &Address, accounts: &'a mut [AccountView], data: &[u
     let vault_program = VaultProgram::new(
         [caller_authority, vault_authority, event_authority, vault_program],
         config.caller_authority_bump,
-        program_id,
     )?;
     Ok(Liquidate {
         margin,
