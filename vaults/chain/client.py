@@ -46,7 +46,6 @@ CALLER_AUTHORITY_SEED = b"vault_caller"
 EVENT_IX_TAG = bytes.fromhex("e445a52e51cb9a1d")
 TOKEN_ACCOUNT_SIZE = 165
 TOKEN_AMOUNT_OFFSET = 64
-EMPTY_PUBKEY = Pubkey.default()
 FAILED_LOG = re.compile(r"^Program (\w+) failed: custom program error")
 
 

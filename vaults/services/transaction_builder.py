@@ -23,7 +23,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from vaults.chain.client import ChainClient, TransactionFailed, get_chain_client
+from vaults.chain.client import ChainClient, get_chain_client
 
 MAX_COMPUTE_UNIT_LIMIT = 1_400_000
 
@@ -110,4 +110,4 @@ class TransactionBuilder:
         return VersionedTransaction.populate(message, placeholders)
 
 
-__all__ = ["BuiltTransaction", "TransactionBuilder", "TransactionFailed"]
+__all__ = ["BuiltTransaction", "TransactionBuilder"]
