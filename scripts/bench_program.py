@@ -262,6 +262,8 @@ GOALS = {"deposit": 3_500, "withdraw": 3_500, "lock (open_position via CPI)": 4_
 
 
 def table(results: list[dict], runtime: str) -> str:
+    # The goals are set on the p-token runtime; classic SPL Token alone spends ~6,170 CU.
+    goals = GOALS if any(r["instruction"] == "deposit" and r["token"] < 1_000 for r in results) else {}
     lines = [
         f"Runtime: {runtime}. Figures are whole-transaction compute units (no compute-budget instructions); "
         f"each was measured {RUNS} times" + (
@@ -274,7 +276,7 @@ def table(results: list[dict], runtime: str) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
-        goal = GOALS.get(r["instruction"])
+        goal = goals.get(r["instruction"])
         verdict = "" if goal is None else (f"≤ {goal:,} ✅" if r["total"] <= goal else f"≤ {goal:,} ❌")
         lines.append(
             f"| {r['instruction']} | {r['total']:,} | {r['vault_exclusive']:,} | {r['pm_exclusive']:,} | {r['token']:,} | "

@@ -35,6 +35,7 @@ DEPLOY = ROOT / "programs" / "deploy"
 IDL_DIR = ROOT / "idl"
 
 SYSTEM_PROGRAM_ID = Pubkey.from_string("11111111111111111111111111111111")
+LOADER_V3 = Pubkey.from_string("BPFLoaderUpgradeab1e11111111111111111111111")
 EVENT_IX_TAG = bytes.fromhex("e445a52e51cb9a1d")
 DECIMALS = 6
 U64_MAX = 2**64 - 1
@@ -132,9 +133,13 @@ def _fields(container) -> dict:
 class Chain:
     """One LiteSVM instance with both programs, a 6-decimal USDT-like mint and an admin."""
 
-    def __init__(self, *, extra_programs: dict[Pubkey, str] | None = None):
+    def __init__(self, *, extra_programs: dict[Pubkey, str] | None = None, upgrade_authority: Pubkey | None = None):
         self.svm = LiteSVM()
-        self.svm.add_program(VAULT_ID, (DEPLOY / "collateral_vault.so").read_bytes())
+        self.program_data = VAULT_ID
+        if upgrade_authority is None:
+            self.svm.add_program(VAULT_ID, (DEPLOY / "collateral_vault.so").read_bytes())
+        else:
+            self.program_data = self.deploy_upgradeable(VAULT_ID, "collateral_vault.so", upgrade_authority)
         self.svm.add_program(PM_ID, (DEPLOY / "position_manager.so").read_bytes())
         for program_id, name in (extra_programs or {}).items():
             self.svm.add_program(program_id, (DEPLOY / name).read_bytes())
@@ -142,6 +147,17 @@ class Chain:
         self.admin = self.funded()
         self.mint_authority = Keypair()
         self.mint = self.create_mint(self.mint_authority.pubkey())
+
+    def deploy_upgradeable(self, program_id: Pubkey, name: str, authority: Pubkey) -> Pubkey:
+        """Deploys as the upgradeable loader lays it out on a real cluster: a program account
+        pointing at a ProgramData account that records the upgrade authority."""
+        program_data = Pubkey.find_program_address([bytes(program_id)], LOADER_V3)[0]
+        data = bytes([3, 0, 0, 0]) + bytes(8) + bytes([1]) + bytes(authority) + (DEPLOY / name).read_bytes()
+        rent = self.svm.minimum_balance_for_rent_exemption
+        self.svm.set_account(program_data, Account(rent(len(data)), data, LOADER_V3, False))
+        pointer = bytes([2, 0, 0, 0]) + bytes(program_data)
+        self.svm.set_account(program_id, Account(rent(len(pointer)), pointer, LOADER_V3, True))
+        return program_data
 
     # -- plumbing -------------------------------------------------------------------------
     def funded(self, lamports: int = 100 * 10**9) -> Keypair:
@@ -208,6 +224,18 @@ class Chain:
         )
 
     # -- vault program ----------------------------------------------------------------------
+    def initialize_authority_ix(self, admin: Pubkey, program_data: Pubkey | None = None) -> Instruction:
+        return vault_ix(
+            "initialize_authority",
+            admin=admin,
+            vault_authority=VAULT_AUTHORITY,
+            collateral_mint=self.mint,
+            program_data=program_data or self.program_data,
+            system_program=SYSTEM_PROGRAM_ID,
+            event_authority=EVENT_AUTHORITY,
+            program=VAULT_ID,
+        )
+
     def initialize_authority(self) -> Outcome:
         return self.ok(
             [
@@ -216,7 +244,7 @@ class Chain:
                     admin=self.admin.pubkey(),
                     vault_authority=VAULT_AUTHORITY,
                     collateral_mint=self.mint,
-                    program_data=VAULT_ID,
+                    program_data=self.program_data,
                     system_program=SYSTEM_PROGRAM_ID,
                     event_authority=EVENT_AUTHORITY,
                     program=VAULT_ID,

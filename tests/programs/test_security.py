@@ -218,6 +218,24 @@ def test_vault_cannot_be_initialized_twice(chain, alice):
     assert_rejected(chain, [alice.init_vault_ix()], [alice.keypair], "AlreadyInitialized", watched(chain, alice))
 
 
+def test_upgradeable_deployment_is_initialized_only_by_its_upgrade_authority():
+    deployer = Keypair()
+    chain = Chain(upgrade_authority=deployer.pubkey())
+    squatter = chain.funded()
+    # Anyone else, even pointing at the right ProgramData, is refused: no front-running.
+    assert_rejected(chain, [chain.initialize_authority_ix(squatter.pubkey())], [squatter], "NotUpgradeAuthority", [VAULT_AUTHORITY])
+    # A forged ProgramData naming the squatter is not the one the program account points at.
+    forged = Keypair().pubkey()
+    fake = bytes([3, 0, 0, 0]) + bytes(8) + bytes([1]) + bytes(squatter.pubkey())
+    chain.svm.set_account(forged, Account(10**9, fake, Pubkey.from_string("BPFLoaderUpgradeab1e11111111111111111111111"), False))
+    assert_rejected(
+        chain, [chain.initialize_authority_ix(squatter.pubkey(), program_data=forged)], [squatter], "NotUpgradeAuthority", [VAULT_AUTHORITY]
+    )
+    chain.svm.airdrop(deployer.pubkey(), 10**10)
+    chain.ok([chain.initialize_authority_ix(deployer.pubkey())], deployer)
+    assert chain.authority_state().admin == deployer.pubkey()
+
+
 def test_authority_cannot_be_initialized_twice(chain):
     intruder = chain.funded()
     ix = vault_ix(

@@ -1,24 +1,29 @@
 //! Anchor-style custom errors: codes from 6000, each with a name and a message.
 
-use pinocchio::error::ProgramError;
-
-use crate::schema::ErrorSpec;
-
-macro_rules! errors {
-    ($( $code:literal $name:ident => $msg:literal, )*) => {
+/// Declares an Anchor-style error enum, its IDL table, and its conversion to `ProgramError`.
+#[macro_export]
+macro_rules! define_errors {
+    ($enum:ident, $table:ident; $( $code:literal $name:ident => $msg:literal, )*) => {
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[repr(u32)]
-        pub enum VaultError {
+        pub enum $enum {
             $( #[doc = $msg] $name = $code, )*
         }
 
-        pub const ERRORS: &[ErrorSpec] = &[
-            $( ErrorSpec { code: $code, name: stringify!($name), msg: $msg }, )*
+        pub const $table: &[$crate::schema::ErrorSpec] = &[
+            $( $crate::schema::ErrorSpec { code: $code, name: stringify!($name), msg: $msg }, )*
         ];
+
+        impl From<$enum> for pinocchio::error::ProgramError {
+            #[inline(always)]
+            fn from(error: $enum) -> Self {
+                pinocchio::error::ProgramError::Custom(error as u32)
+            }
+        }
     };
 }
 
-errors! {
+define_errors! { VaultError, ERRORS;
     6000 InvalidInstructionData => "Instruction data is malformed",
     6001 NotEnoughAccounts => "Not enough accounts were provided",
     6002 AccountNotSigner => "A required signature is missing",
@@ -59,16 +64,10 @@ errors! {
     6037 InvalidAdmin => "The admin address is not allowed",
 }
 
-impl From<VaultError> for ProgramError {
-    #[inline(always)]
-    fn from(error: VaultError) -> Self {
-        ProgramError::Custom(error as u32)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pinocchio::error::ProgramError;
 
     #[test]
     fn codes_are_dense_from_6000_and_unique() {

@@ -1,23 +1,6 @@
 //! Anchor-style errors from 6000.
 
-use collateral_vault_interface::schema::ErrorSpec;
-use pinocchio::error::ProgramError;
-
-macro_rules! errors {
-    ($( $code:literal $name:ident => $msg:literal, )*) => {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        #[repr(u32)]
-        pub enum ManagerError {
-            $( #[doc = $msg] $name = $code, )*
-        }
-
-        pub const ERRORS: &[ErrorSpec] = &[
-            $( ErrorSpec { code: $code, name: stringify!($name), msg: $msg }, )*
-        ];
-    };
-}
-
-errors! {
+collateral_vault_interface::define_errors! { ManagerError, ERRORS;
     6000 InvalidInstructionData => "Instruction data is malformed",
     6001 NotEnoughAccounts => "Not enough accounts were provided",
     6002 AccountNotSigner => "A required signature is missing",
@@ -31,11 +14,4 @@ errors! {
     6010 MathOverflow => "Arithmetic overflow",
     6011 InvalidVaultProgram => "The vault program account is wrong",
     6012 InvalidDestination => "Liquidations pay into the keeper's vault only",
-}
-
-impl From<ManagerError> for ProgramError {
-    #[inline(always)]
-    fn from(error: ManagerError) -> Self {
-        ProgramError::Custom(error as u32)
-    }
 }

@@ -127,6 +127,23 @@ impl VaultAuthority {
         Ok(())
     }
 
+    pub fn ensure_deposits_open(&self) -> Result<(), VaultError> {
+        if self.deposit_paused.get() { Err(VaultError::DepositsPaused) } else { Ok(()) }
+    }
+
+    pub fn ensure_withdrawals_open(&self) -> Result<(), VaultError> {
+        if self.withdraw_paused.get() { Err(VaultError::WithdrawalsPaused) } else { Ok(()) }
+    }
+
+    pub fn ensure_locks_open(&self) -> Result<(), VaultError> {
+        if self.lock_paused.get() { Err(VaultError::LocksPaused) } else { Ok(()) }
+    }
+
+    /// Unlocks and settlements are never paused, so positions can always be closed.
+    pub fn always_open(&self) -> Result<(), VaultError> {
+        Ok(())
+    }
+
     pub fn has_pending_admin(&self) -> bool {
         self.pending_admin != Address::new_from_array([0; 32])
     }

@@ -10,13 +10,13 @@ use crate::{
     layout,
     pod::PodI64,
     runtime,
-    schema::{AccountSpec, InstructionSpec, Layout, Seed},
-    seeds::{CALLER_AUTHORITY, EVENT_AUTHORITY_ADDRESS, VAULT_AUTHORITY, VAULT_AUTHORITY_ADDRESS},
+    schema::{AccountSpec, InstructionSpec, Layout},
+    seeds::CALLER_AUTHORITY,
     state::{AuthorizedProgram, VaultAuthority},
     ID,
 };
 
-use super::admin::validate_admin;
+use super::admin::{validate_admin, ADMIN_ACCOUNTS};
 
 pub const NAME: &str = "add_authorized_program";
 pub const DISCRIMINATOR: [u8; 8] = discriminator::instruction(NAME);
@@ -27,12 +27,7 @@ layout! {
     }
 }
 
-pub const ACCOUNTS: &[AccountSpec] = &[
-    AccountSpec::new("admin").signer(),
-    AccountSpec::new("vault_authority").writable().address(VAULT_AUTHORITY_ADDRESS).pda(&[Seed::Const(VAULT_AUTHORITY)]),
-    AccountSpec::new("event_authority").address(EVENT_AUTHORITY_ADDRESS),
-    AccountSpec::new("program").address(ID),
-];
+pub const ACCOUNTS: &[AccountSpec] = ADMIN_ACCOUNTS;
 
 pub const SPEC: InstructionSpec = InstructionSpec {
     name: NAME,

@@ -5,8 +5,19 @@ use pinocchio::{error::ProgramError, AccountView};
 use crate::{
     errors::VaultError,
     events, guards,
+    schema::{AccountSpec, Seed},
+    seeds::{EVENT_AUTHORITY_ADDRESS, VAULT_AUTHORITY, VAULT_AUTHORITY_ADDRESS},
     state::{account_data_mut, VaultAuthority},
+    ID,
 };
+
+/// The accounts of every admin instruction, in order.
+pub const ADMIN_ACCOUNTS: &[AccountSpec] = &[
+    AccountSpec::new("admin").signer(),
+    AccountSpec::new("vault_authority").writable().address(VAULT_AUTHORITY_ADDRESS).pda(&[Seed::Const(VAULT_AUTHORITY)]),
+    AccountSpec::new("event_authority").address(EVENT_AUTHORITY_ADDRESS),
+    AccountSpec::new("program").address(ID),
+];
 
 /// Checks `[admin, vault_authority, event_authority, program]` and returns the authority for
 /// mutation.

@@ -1,31 +1,26 @@
 //! `lock_collateral(amount)`: an authorized program (the position manager) locks available
 //! collateral for a position. Only by CPI, proven by the caller's signer PDA.
 
-use pinocchio::{AccountView, Address, ProgramResult};
+use pinocchio::{AccountView, ProgramResult};
 
 use crate::{
     discriminator,
-    errors::VaultError,
     events::{self, LockEvent},
-    guards, layout,
     pod::{PodI64, PodU64},
     runtime,
     schema::{AccountSpec, InstructionSpec, Layout, Seed},
     seeds::{CALLER_AUTHORITY, EVENT_AUTHORITY_ADDRESS, VAULT_AUTHORITY, VAULT_AUTHORITY_ADDRESS},
-    state::{account_data_mut, CollateralVault},
+    state::{account_data_mut, CollateralVault, VaultAuthority},
     ID,
 };
 
-use super::caller::authorized_caller;
+use super::{
+    caller::{validate_caller_op, CallerOp},
+    vault_ops::AmountArgs,
+};
 
 pub const NAME: &str = "lock_collateral";
 pub const DISCRIMINATOR: [u8; 8] = discriminator::instruction(NAME);
-
-layout! {
-    pub struct LockCollateralArgs {
-        pub amount: PodU64,
-    }
-}
 
 pub const ACCOUNTS: &[AccountSpec] = &[
     AccountSpec::new("caller_authority").signer().pda(&[Seed::Const(CALLER_AUTHORITY)]).docs("The calling program's [b\"vault_caller\"] PDA"),
@@ -40,29 +35,11 @@ pub const SPEC: InstructionSpec = InstructionSpec {
     docs: "Moves available collateral to locked (authorized programs only, by CPI).",
     discriminator: DISCRIMINATOR,
     accounts: ACCOUNTS,
-    args: LockCollateralArgs::FIELDS,
+    args: AmountArgs::FIELDS,
 };
 
-struct LockCollateral<'a> {
-    vault: &'a AccountView,
-    event_authority: &'a AccountView,
-    caller_program: Address,
-    amount: u64,
-}
-
-fn validate<'a>(accounts: &'a mut [AccountView], data: &[u8]) -> Result<LockCollateral<'a>, pinocchio::error::ProgramError> {
-    let [caller_authority, vault_authority, vault, event_authority, program, ..] = accounts else {
-        return Err(VaultError::NotEnoughAccounts.into());
-    };
-    let args = LockCollateralArgs::from_bytes(data).ok_or(VaultError::InvalidInstructionData)?;
-    let authority = guards::authority(vault_authority)?;
-    let caller_program = authorized_caller(caller_authority, authority)?;
-    if authority.lock_paused.get() {
-        return Err(VaultError::LocksPaused.into());
-    }
-    guards::vault(vault)?;
-    events::check_event_accounts(event_authority, program)?;
-    Ok(LockCollateral { vault, event_authority, caller_program, amount: args.amount.get() })
+fn validate<'a>(accounts: &'a mut [AccountView], data: &[u8]) -> Result<CallerOp<'a>, pinocchio::error::ProgramError> {
+    validate_caller_op(accounts, data, VaultAuthority::ensure_locks_open)
 }
 
 pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {

@@ -11,7 +11,7 @@ use crate::{
     discriminator,
     errors::VaultError,
     events::{self, TransferEvent},
-    guards, layout,
+    guards,
     pod::{PodI64, PodU64},
     runtime,
     schema::{AccountSpec, InstructionSpec, Layout, Seed},
@@ -21,16 +21,13 @@ use crate::{
     ID,
 };
 
-use super::{caller::authorized_caller, vault_ops::credit_surplus};
+use super::{
+    caller::authorized_caller,
+    vault_ops::{credit_surplus, AmountArgs},
+};
 
 pub const NAME: &str = "transfer_collateral";
 pub const DISCRIMINATOR: [u8; 8] = discriminator::instruction(NAME);
-
-layout! {
-    pub struct TransferCollateralArgs {
-        pub amount: PodU64,
-    }
-}
 
 pub const ACCOUNTS: &[AccountSpec] = &[
     AccountSpec::new("caller_authority").signer().pda(&[Seed::Const(CALLER_AUTHORITY)]).docs("The calling program's [b\"vault_caller\"] PDA"),
@@ -50,7 +47,7 @@ pub const SPEC: InstructionSpec = InstructionSpec {
     docs: "Moves locked collateral to another vault for settlement or liquidation (authorized programs only, by CPI).",
     discriminator: DISCRIMINATOR,
     accounts: ACCOUNTS,
-    args: TransferCollateralArgs::FIELDS,
+    args: AmountArgs::FIELDS,
 };
 
 struct TransferCollateral<'a> {
@@ -72,7 +69,7 @@ fn validate<'a>(accounts: &'a mut [AccountView], data: &[u8]) -> Result<Transfer
     else {
         return Err(VaultError::NotEnoughAccounts.into());
     };
-    let args = TransferCollateralArgs::from_bytes(data).ok_or(VaultError::InvalidInstructionData)?;
+    let args = AmountArgs::from_bytes(data).ok_or(VaultError::InvalidInstructionData)?;
     let authority = guards::authority(vault_authority)?;
     let caller_program = authorized_caller(caller_authority, authority)?;
     // One account passed twice would alias both ledgers.

@@ -1,31 +1,26 @@
 //! `unlock_collateral(amount)`: an authorized program releases collateral it locked. Never
 //! paused, so positions can always be closed.
 
-use pinocchio::{AccountView, Address, ProgramResult};
+use pinocchio::{AccountView, ProgramResult};
 
 use crate::{
     discriminator,
-    errors::VaultError,
     events::{self, UnlockEvent},
-    guards, layout,
     pod::{PodI64, PodU64},
     runtime,
     schema::{AccountSpec, InstructionSpec, Layout, Seed},
     seeds::{CALLER_AUTHORITY, EVENT_AUTHORITY_ADDRESS, VAULT_AUTHORITY, VAULT_AUTHORITY_ADDRESS},
-    state::{account_data_mut, CollateralVault},
+    state::{account_data_mut, CollateralVault, VaultAuthority},
     ID,
 };
 
-use super::caller::authorized_caller;
+use super::{
+    caller::{validate_caller_op, CallerOp},
+    vault_ops::AmountArgs,
+};
 
 pub const NAME: &str = "unlock_collateral";
 pub const DISCRIMINATOR: [u8; 8] = discriminator::instruction(NAME);
-
-layout! {
-    pub struct UnlockCollateralArgs {
-        pub amount: PodU64,
-    }
-}
 
 pub const ACCOUNTS: &[AccountSpec] = &[
     AccountSpec::new("caller_authority").signer().pda(&[Seed::Const(CALLER_AUTHORITY)]).docs("The calling program's [b\"vault_caller\"] PDA"),
@@ -40,26 +35,11 @@ pub const SPEC: InstructionSpec = InstructionSpec {
     docs: "Moves locked collateral back to available (authorized programs only, by CPI).",
     discriminator: DISCRIMINATOR,
     accounts: ACCOUNTS,
-    args: UnlockCollateralArgs::FIELDS,
+    args: AmountArgs::FIELDS,
 };
 
-struct UnlockCollateral<'a> {
-    vault: &'a AccountView,
-    event_authority: &'a AccountView,
-    caller_program: Address,
-    amount: u64,
-}
-
-fn validate<'a>(accounts: &'a mut [AccountView], data: &[u8]) -> Result<UnlockCollateral<'a>, pinocchio::error::ProgramError> {
-    let [caller_authority, vault_authority, vault, event_authority, program, ..] = accounts else {
-        return Err(VaultError::NotEnoughAccounts.into());
-    };
-    let args = UnlockCollateralArgs::from_bytes(data).ok_or(VaultError::InvalidInstructionData)?;
-    let authority = guards::authority(vault_authority)?;
-    let caller_program = authorized_caller(caller_authority, authority)?;
-    guards::vault(vault)?;
-    events::check_event_accounts(event_authority, program)?;
-    Ok(UnlockCollateral { vault, event_authority, caller_program, amount: args.amount.get() })
+fn validate<'a>(accounts: &'a mut [AccountView], data: &[u8]) -> Result<CallerOp<'a>, pinocchio::error::ProgramError> {
+    validate_caller_op(accounts, data, VaultAuthority::always_open)
 }
 
 pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {

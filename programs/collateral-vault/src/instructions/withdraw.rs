@@ -8,28 +8,19 @@ use pinocchio::{
 
 use crate::{
     discriminator,
-    errors::VaultError,
     events::{self, WithdrawEvent},
-    guards, layout,
-    pod::PodU64,
     runtime,
     schema::{AccountSpec, InstructionSpec, Layout, Seed},
     seeds::{EVENT_AUTHORITY_ADDRESS, VAULT, VAULT_AUTHORITY, VAULT_AUTHORITY_ADDRESS},
-    state::{account_data_mut, CollateralVault},
+    state::{account_data_mut, CollateralVault, VaultAuthority},
     token::{self, TOKEN_PROGRAM_ID},
     ID,
 };
 
-use super::vault_ops::{balance_event, credit_surplus};
+use super::vault_ops::{balance_event, credit_surplus, validate_owner_flow, AmountArgs, OwnerFlow};
 
 pub const NAME: &str = "withdraw";
 pub const DISCRIMINATOR: [u8; 8] = discriminator::instruction(NAME);
-
-layout! {
-    pub struct WithdrawArgs {
-        pub amount: PodU64,
-    }
-}
 
 pub const ACCOUNTS: &[AccountSpec] = &[
     AccountSpec::new("owner").signer(),
@@ -48,50 +39,11 @@ pub const SPEC: InstructionSpec = InstructionSpec {
     docs: "Withdraws available collateral to a token account of the owner's choice.",
     discriminator: DISCRIMINATOR,
     accounts: ACCOUNTS,
-    args: WithdrawArgs::FIELDS,
+    args: AmountArgs::FIELDS,
 };
 
-struct Withdraw<'a> {
-    vault: &'a AccountView,
-    vault_token_account: &'a AccountView,
-    user_token_account: &'a AccountView,
-    mint: &'a AccountView,
-    event_authority: &'a AccountView,
-    decimals: u8,
-    token_amount: u64,
-    amount: u64,
-}
-
-fn validate<'a>(accounts: &'a mut [AccountView], data: &[u8]) -> Result<Withdraw<'a>, pinocchio::error::ProgramError> {
-    let [owner, vault_authority, vault, vault_token_account, user_token_account, mint, token_program, event_authority, program, ..] =
-        accounts
-    else {
-        return Err(VaultError::NotEnoughAccounts.into());
-    };
-    let args = WithdrawArgs::from_bytes(data).ok_or(VaultError::InvalidInstructionData)?;
-    guards::signer(owner)?;
-    let authority = guards::authority(vault_authority)?;
-    if authority.withdraw_paused.get() {
-        return Err(VaultError::WithdrawalsPaused.into());
-    }
-    let state = guards::vault(vault)?;
-    if state.owner != *owner.address() {
-        return Err(VaultError::NotVaultOwner.into());
-    }
-    guards::address(mint, &authority.collateral_mint, VaultError::InvalidMint)?;
-    let token_amount = token::vault_token_amount(vault_token_account, &state.token_account, mint.address())?;
-    token::check_token_program(token_program)?;
-    events::check_event_accounts(event_authority, program)?;
-    Ok(Withdraw {
-        vault,
-        vault_token_account,
-        user_token_account,
-        mint,
-        event_authority,
-        decimals: authority.collateral_decimals,
-        token_amount,
-        amount: args.amount.get(),
-    })
+fn validate<'a>(accounts: &'a mut [AccountView], data: &[u8]) -> Result<OwnerFlow<'a>, pinocchio::error::ProgramError> {
+    validate_owner_flow(accounts, data, VaultAuthority::ensure_withdrawals_open)
 }
 
 pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {

@@ -1,7 +1,9 @@
 //! Checks shared by the instructions.
 
 use collateral_vault_interface::{
-    schema::{AccountSpec, Seed},
+    layout,
+    pod::PodU64,
+    schema::{AccountSpec, Layout, Seed},
     seeds::{EVENT_AUTHORITY_ADDRESS, VAULT_AUTHORITY_ADDRESS},
     state::{AccountType, CollateralVault},
 };
@@ -11,7 +13,50 @@ use crate::{
     errors::ManagerError,
     seeds::CALLER_AUTHORITY,
     state::{load, ManagerConfig, MarginAccount},
+    vault_cpi::VaultProgram,
 };
+
+layout! {
+    /// The argument of the instructions that lock, unlock or settle an amount.
+    pub struct AmountArgs {
+        pub amount: PodU64,
+    }
+}
+
+/// What `open_position` and `close_position` validate alike: `[owner, config, margin_account,
+/// vault, <vault CPI accounts>]`, the owner signing for their own margin account and vault.
+pub struct PositionChange<'a> {
+    pub margin: &'a mut MarginAccount,
+    pub vault: &'a AccountView,
+    pub vault_program: VaultProgram<'a>,
+    pub amount: u64,
+}
+
+#[inline(always)]
+pub fn validate_position_change<'a>(
+    program_id: &Address,
+    accounts: &'a mut [AccountView],
+    data: &[u8],
+) -> Result<PositionChange<'a>, ManagerError> {
+    let [owner, config, margin, vault, caller_authority, vault_authority, event_authority, vault_program, ..] = accounts else {
+        return Err(ManagerError::NotEnoughAccounts);
+    };
+    let args = AmountArgs::from_bytes(data).ok_or(ManagerError::InvalidInstructionData)?;
+    signer(owner)?;
+    let config = self::config(config, program_id)?;
+    let margin = self::margin(margin, program_id)?;
+    if margin.owner != *owner.address() {
+        return Err(ManagerError::NotOwner);
+    }
+    if margin.vault != *vault.address() {
+        return Err(ManagerError::InvalidAccount);
+    }
+    let vault_program = VaultProgram::new(
+        [caller_authority, vault_authority, event_authority, vault_program],
+        config.caller_authority_bump,
+    )?;
+    Ok(PositionChange { margin, vault, vault_program, amount: args.amount.get() })
+}
 
 /// The vault-program accounts every CPI needs, in the order `VaultProgram::new` takes them.
 pub const VAULT_CPI_ACCOUNTS: [AccountSpec; 4] = [

@@ -2,8 +2,7 @@
 //! into the keeper's own vault by CPI `transfer_collateral`.
 
 use collateral_vault_interface::{
-    discriminator, layout,
-    pod::PodU64,
+    discriminator,
     schema::{AccountSpec, InstructionSpec, Layout, Seed},
     token::TOKEN_PROGRAM_ID,
 };
@@ -11,16 +10,10 @@ use pinocchio::{AccountView, Address, ProgramResult};
 
 use crate::{errors::ManagerError, seeds::CONFIG, state::MarginAccount, vault_cpi::VaultProgram};
 
-use super::common::{self, signer, vault_owner, VAULT_CPI_ACCOUNTS};
+use super::common::{self, signer, vault_owner, AmountArgs, VAULT_CPI_ACCOUNTS};
 
 pub const NAME: &str = "liquidate";
 pub const DISCRIMINATOR: [u8; 8] = discriminator::instruction(NAME);
-
-layout! {
-    pub struct LiquidateArgs {
-        pub amount: PodU64,
-    }
-}
 
 pub const ACCOUNTS: &[AccountSpec] = &[
     AccountSpec::new("keeper").signer(),
@@ -43,7 +36,7 @@ pub const SPEC: InstructionSpec = InstructionSpec {
     docs: "Moves locked collateral of a user into the keeper's vault (keeper only; CPI transfer_collateral).",
     discriminator: DISCRIMINATOR,
     accounts: ACCOUNTS,
-    args: LiquidateArgs::FIELDS,
+    args: AmountArgs::FIELDS,
 };
 
 struct Liquidate<'a> {
@@ -59,7 +52,7 @@ fn validate<'a>(program_id: &Address, accounts: &'a mut [AccountView], data: &[u
     else {
         return Err(ManagerError::NotEnoughAccounts);
     };
-    let args = LiquidateArgs::from_bytes(data).ok_or(ManagerError::InvalidInstructionData)?;
+    let args = AmountArgs::from_bytes(data).ok_or(ManagerError::InvalidInstructionData)?;
     signer(keeper)?;
     let config = common::config(config, program_id)?;
     if config.keeper != *keeper.address() {
