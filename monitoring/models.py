@@ -1,1 +1,20 @@
-"""Monitoring owns no tables yet: it reads the vault app's (reconciliation_logs, balance_snapshots)."""
+"""Monitoring state: where the indexer has got to. The vault data it writes lives in the vaults
+app's tables (the seeds' five)."""
+from django.db import models
+
+
+class IndexerCursor(models.Model):
+    """The newest signature the indexer has fully stored, per stream (one per program). Stored
+    in the same database transaction as the rows it covers, so a restart resumes exactly."""
+
+    name = models.CharField(max_length=64, unique=True)
+    last_signature = models.CharField(max_length=88, blank=True, default="")
+    last_slot = models.BigIntegerField(default=0)
+    finalized_slot = models.BigIntegerField(default=0, help_text="Rows at or below this slot are final")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "indexer_cursors"
+
+    def __str__(self):
+        return f"{self.name} @ {self.last_slot}"
