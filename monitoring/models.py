@@ -18,3 +18,32 @@ class IndexerCursor(models.Model):
 
     def __str__(self):
         return f"{self.name} @ {self.last_slot}"
+
+
+class IndexedEvent(models.Model):
+    """The indexer's own record of each vault event it has applied: one row per (signature,
+    event index, vault). A transfer touches two vaults, so it has two rows, each with that
+    vault's sequence number; that is what gap detection reads (the `transactions` table keeps
+    only the sender's). Written in the same database transaction as the ledger rows, so "this
+    event is indexed" and "its rows exist" are the same fact."""
+
+    signature = models.CharField(max_length=88)
+    event_index = models.PositiveIntegerField()
+    vault_address = models.CharField(max_length=44)
+    seq = models.BigIntegerField(help_text="The vault's event sequence number after this event")
+    slot = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "indexer_events"
+        constraints = [
+            models.UniqueConstraint(fields=["signature", "event_index", "vault_address"],
+                                    name="indexer_events_signature_event_vault_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["vault_address", "seq"], name="indexer_events_vault_seq_idx"),
+            models.Index(fields=["signature"], name="indexer_events_signature_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.vault_address} #{self.seq} ({self.signature[:12]}…#{self.event_index})"

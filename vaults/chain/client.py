@@ -5,6 +5,7 @@ Services ask this module for typed values and instructions; nothing else speaks 
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from anchorpy import Context, Idl, Program, Provider, Wallet
@@ -542,6 +544,58 @@ class ChainClient:
                 events.append(ProgramEvent(len(events), decoded[0], decoded[1]))
         return events
 
+    # ==== indexer (monitoring/indexer): signatures, statuses, the live log subscription ====
+    # Additive section: the event indexer's RPC and websocket calls.
+
+    def get_signatures_for_address(self, address, *, before: str | None = None, until: str | None = None,
+                                   limit: int = 1000) -> list[SignatureInfo]:
+        """One page of an address's signatures, newest first (at this client's commitment)."""
+        resp = self._call(
+            "getSignaturesForAddress", self.rpc.get_signatures_for_address, parse_pubkey(address),
+            before=Signature.from_string(before) if before else None,
+            until=Signature.from_string(until) if until else None,
+            limit=limit, commitment=self.commitment,
+        )
+        return [
+            SignatureInfo(str(item.signature), item.slot, item.err is not None, item.block_time)
+            for item in resp.value
+        ]
+
+    def get_signature_statuses(self, signatures: list[str]) -> list[SignatureStatus | None]:
+        """Statuses in the order asked, searching the whole history; None for a signature the
+        chain does not know. Single calls of at most 256 (surfpool refuses JSON-RPC batches)."""
+        out: list[SignatureStatus | None] = []
+        for start in range(0, len(signatures), MAX_SIGNATURE_STATUSES):
+            chunk = signatures[start:start + MAX_SIGNATURE_STATUSES]
+            resp = self._call(
+                "getSignatureStatuses", self.rpc.get_signature_statuses,
+                [Signature.from_string(s) for s in chunk], search_transaction_history=True,
+            )
+            for value in json.loads(resp.to_json())["result"]["value"]:
+                out.append(None if value is None else SignatureStatus(
+                    slot=value["slot"], failed=value.get("err") is not None,
+                    confirmation_status=value.get("confirmationStatus") or "",
+                ))
+        return out
+
+    def get_finalized_slot(self) -> int:
+        return self._call("getSlot", self.rpc.get_slot, Commitment("finalized")).value
+
+    def subscribe_program_logs(self, ws_url: str | None = None, **options) -> ProgramLogsSubscription:
+        """`logsSubscribe` mentioning the vault program, at this client's commitment.
+        Use as `async with chain.subscribe_program_logs() as sub: await sub.next_notifications(t)`."""
+        return ProgramLogsSubscription(ws_url or self.ws_url, self.program_id, self.commitment, **options)
+
+    @property
+    def ws_url(self) -> str:
+        """settings.SOLANA_WS_URL, else the RPC URL's websocket twin (Solana's port + 1)."""
+        configured = getattr(settings, "SOLANA_WS_URL", None)
+        if configured:
+            return configured
+        parts = urlsplit(self.rpc_url)
+        netloc = f"{parts.hostname}:{parts.port + 1}" if parts.port else parts.netloc
+        return urlunsplit(("wss" if parts.scheme == "https" else "ws", netloc, parts.path, "", ""))
+
 
 _clients: dict[tuple, ChainClient] = {}
 _clients_lock = threading.Lock()
@@ -620,3 +674,92 @@ def _pda_seed_bytes(seeds, resolved, args):
         else:
             return None
     return out
+
+
+# ---- indexer types (monitoring/indexer) ----
+
+MAX_SIGNATURE_STATUSES = 256  # getSignatureStatuses' limit per call
+
+
+@dataclass(frozen=True)
+class SignatureInfo:
+    """One entry of getSignaturesForAddress."""
+
+    signature: str
+    slot: int
+    failed: bool
+    block_time: int | None
+
+
+@dataclass(frozen=True)
+class SignatureStatus:
+    slot: int
+    failed: bool
+    confirmation_status: str  # processed / confirmed / finalized
+
+
+@dataclass(frozen=True)
+class LogNotification:
+    """One logsSubscribe notification: the transaction mentioned the program."""
+
+    signature: str
+    slot: int
+    failed: bool
+
+
+class ProgramLogsSubscription:
+    """A live `logsSubscribe` (mentions: the program). Delivery is best effort: the indexer's
+    backfill is what guarantees completeness. Socket failures surface as ChainUnavailable."""
+
+    def __init__(self, ws_url: str, program_id: Pubkey, commitment: Commitment, *, open_timeout: float = 10,
+                 ping_interval: float | None = 20, ping_timeout: float | None = 20):
+        self.ws_url = ws_url
+        self.program_id = program_id
+        self.commitment = commitment
+        self._connect_options = {"open_timeout": open_timeout, "ping_interval": ping_interval,
+                                 "ping_timeout": ping_timeout, "max_size": None}
+        self._connection = None
+        self._socket = None
+
+    async def __aenter__(self) -> "ProgramLogsSubscription":
+        from solana.rpc.websocket_api import connect
+        from solders.rpc.config import RpcTransactionLogsFilterMentions
+
+        try:
+            self._connection = connect(self.ws_url, **self._connect_options)
+            self._socket = await self._connection.__aenter__()
+            await self._socket.logs_subscribe(RpcTransactionLogsFilterMentions(self.program_id), commitment=self.commitment)
+            await asyncio.wait_for(self._socket.recv(), timeout=self._connect_options["open_timeout"])  # the id
+        except BaseException as exc:
+            await self._close()
+            if isinstance(exc, Exception) and not isinstance(exc, ChainError):
+                raise ChainUnavailable(f"logsSubscribe on {self.ws_url} failed: {exc.__class__.__name__} {exc}") from exc
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        connection, self._connection, self._socket = self._connection, None, None
+        if connection is not None:
+            try:
+                await asyncio.wait_for(connection.__aexit__(None, None, None), timeout=2)
+            except Exception:  # noqa: BLE001 - closing a dead socket fails in many ways
+                pass
+
+    async def next_notifications(self, timeout: float) -> list[LogNotification]:
+        """What arrives within `timeout` seconds ([] when nothing did). websockets' recv() is
+        safe to cancel, so a timeout keeps the subscription."""
+        from solders.rpc.responses import LogsNotification
+
+        try:
+            items = await asyncio.wait_for(self._socket.recv(), timeout=timeout)
+        except asyncio.TimeoutError:
+            return []
+        except Exception as exc:  # noqa: BLE001 - closed, reset, ping timeout...
+            raise ChainUnavailable(f"logs subscription lost: {exc.__class__.__name__} {exc}") from exc
+        return [
+            LogNotification(str(item.result.value.signature), item.result.context.slot, item.result.value.err is not None)
+            for item in items if isinstance(item, LogsNotification)
+        ]

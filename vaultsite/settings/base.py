@@ -214,3 +214,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}},
 }
+
+# indexer
+# `python manage.py index`: live logsSubscribe with a backfill always behind it (monitoring/indexer/).
+def env_float(name, default):
+    value = env(name)
+    try:
+        return default if value is None else float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
+
+
+INDEXER_POLL_SECONDS = env_float("INDEXER_POLL_SECONDS", 2.0)  # backfill round every N s: the bound on a dead stream's gap
+INDEXER_STREAM_IDLE_SECONDS = env_float("INDEXER_STREAM_IDLE_SECONDS", 60.0)  # silence after which the watchdog resubscribes
+INDEXER_BACKOFF_MAX_SECONDS = env_float("INDEXER_BACKOFF_MAX_SECONDS", 30.0)  # ceiling of the retry back-off
+INDEXER_FINALITY_SECONDS = env_float("INDEXER_FINALITY_SECONDS", 30.0)  # finalization pass from the command loop
+INDEXER_SIGNATURE_PAGE_LIMIT = env_int("INDEXER_SIGNATURE_PAGE_LIMIT", 1000)  # getSignaturesForAddress page size

@@ -1,0 +1,51 @@
+"""Gap repair: a vault whose stored sequence numbers have a hole gets a targeted backfill on
+its own address (`getSignaturesForAddress(vault)`), walking back only as far as the hole."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from monitoring.indexer.backfill import oldest_first, signatures_since
+from monitoring.indexer.sequence import missing_seqs
+from monitoring.indexer.store import index_transaction, is_indexed
+from monitoring.models import IndexedEvent
+from vaults.chain.client import ChainClient, SignatureInfo
+
+logger = logging.getLogger("monitoring.indexer")
+
+
+@dataclass(frozen=True)
+class GapRepair:
+    vault: str
+    missing_before: list[int]
+    indexed: int
+    missing_after: list[int]
+
+
+def fill_vault_gap(chain: ChainClient, vault_address: str, *, page_limit: int = 1000) -> GapRepair:
+    missing = missing_seqs(vault_address)
+    if not missing:
+        return GapRepair(vault_address, [], 0, [])
+    lowest = missing[0]
+
+    def below_the_hole(info: SignatureInfo) -> bool:
+        # History older than a stored event with a smaller seq is complete: stop walking there.
+        seqs = IndexedEvent.objects.filter(signature=info.signature, vault_address=vault_address)
+        return seqs.filter(seq__lt=lowest).exists()
+
+    candidates = signatures_since(chain, vault_address, until=None, page_limit=page_limit, stop=below_the_hole)
+    indexed = 0
+    for info in oldest_first(candidates):
+        if info.failed or is_indexed(info.signature):
+            continue
+        index_transaction(chain, info.signature, source="gap")
+        indexed += 1
+    repair = GapRepair(vault_address, missing, indexed, missing_seqs(vault_address))
+    log = logger.error if repair.missing_after else logger.info
+    log("gap in vault %s: missing seq %s, %d transactions fetched, still missing %s", vault_address,
+        _short(missing), indexed, _short(repair.missing_after))
+    return repair
+
+
+def _short(seqs: list[int]) -> str:
+    return str(seqs) if len(seqs) <= 10 else f"{seqs[:10]}... ({len(seqs)})"

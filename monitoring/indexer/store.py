@@ -1,0 +1,129 @@
+"""Applies one confirmed transaction: the ledger rows (vaults.services.ledger), the indexer's
+own event record, the cursor and the live messages, in ONE database transaction. A crash
+before the commit leaves nothing; after it, everything, and a rerun changes nothing."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db import transaction as db_transaction
+
+from monitoring import streams
+from monitoring.indexer.events import balance_messages, event_owners, stream_messages, vault_events, vault_sides
+from monitoring.indexer.sequence import last_seq
+from monitoring.models import IndexedEvent, IndexerCursor
+from vaults.chain.client import ChainClient, ChainError, ConfirmedTransaction, VaultAccount
+from vaults.services.ledger import store_events
+
+logger = logging.getLogger("monitoring.indexer")
+
+
+class TransactionNotVisible(ChainError):
+    """The node listed or announced a signature but getTransaction does not return it (yet)."""
+
+
+@dataclass
+class IndexResult:
+    signature: str
+    slot: int
+    new_events: int = 0
+    gaps: set[str] = field(default_factory=set)  # vault addresses whose sequence jumped
+
+
+def cursor_name(chain: ChainClient) -> str:
+    return f"program:{chain.program_id}"
+
+
+def load_cursor(name: str) -> IndexerCursor:
+    return IndexerCursor.objects.get_or_create(name=name)[0]
+
+
+def advance_cursor(name: str, signature: str, slot: int) -> None:
+    """Inside the caller's transaction: the cursor moves together with the rows it covers."""
+    IndexerCursor.objects.update_or_create(name=name, defaults={"last_signature": signature, "last_slot": slot})
+
+
+def is_indexed(signature: str) -> bool:
+    return IndexedEvent.objects.filter(signature=signature).exists()
+
+
+def index_transaction(chain: ChainClient, signature: str, *, source: str, cursor: str | None = None) -> IndexResult:
+    """Fetches, decodes (self-CPI inner instructions first, `Program data:` logs otherwise) and
+    applies one transaction. Failed transactions store nothing but still move the cursor."""
+    confirmed = chain.get_transaction(signature)
+    if confirmed is None:
+        raise TransactionNotVisible(f"getTransaction({signature}) returned nothing")
+    events = vault_events(confirmed.events)  # [] for a failed transaction
+    # Chain reads happen before the database transaction opens: no RPC round trips under locks.
+    states = {owner: chain.get_vault(owner) for owner in event_owners(events)}
+    return apply_transaction(confirmed, events, states, source=source, cursor=cursor)
+
+
+def apply_transaction(confirmed: ConfirmedTransaction, events, states: dict[str, VaultAccount | None], *,
+                      source: str, cursor: str | None = None) -> IndexResult:
+    result = IndexResult(confirmed.signature, confirmed.slot)
+    with db_transaction.atomic():
+        if events:
+            store_events(confirmed, events, states)
+        new_events, previous = _record_new_events(confirmed, events)
+        result.new_events = len(new_events)
+        result.gaps = _sequence_jumps(new_events, previous)
+        if cursor:
+            advance_cursor(cursor, confirmed.signature, confirmed.slot)
+        streams.publish_on_commit(_messages(confirmed, new_events))
+    if new_events or source != "backfill":
+        logger.info("indexed %s via %s: %d new events, slot %d", confirmed.signature, source, result.new_events,
+                    confirmed.slot)
+    return result
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    event: object  # ProgramEvent
+    sides: list  # the VaultSides not indexed before
+
+
+def _record_new_events(confirmed: ConfirmedTransaction, events) -> tuple[list[NewEvent], dict[str, int | None]]:
+    """Inserts the IndexedEvent rows this transaction lacks. Returns the events that were new to
+    the indexer (only those are announced) and each touched vault's last seq before them. A
+    concurrent writer makes the insert fail and the whole transaction roll back: never double."""
+    existing = set(IndexedEvent.objects.filter(signature=confirmed.signature).values_list("event_index", "vault_address"))
+    new = []
+    for event in events:
+        sides = [s for s in vault_sides(event) if (event.index, s.vault) not in existing]
+        if sides:
+            new.append(NewEvent(event, sides))
+    previous = {side.vault: last_seq(side.vault) for item in new for side in item.sides}
+    IndexedEvent.objects.bulk_create([
+        IndexedEvent(signature=confirmed.signature, event_index=item.event.index, vault_address=side.vault,
+                     seq=side.seq, slot=confirmed.slot)
+        for item in new for side in item.sides
+    ])
+    return new, previous
+
+
+def _sequence_jumps(new_events: list[NewEvent], previous: dict[str, int | None]) -> set[str]:
+    """Vaults where an event's seq skipped past the last stored one + 1: something between them
+    was missed (or is still on its way); gaps.py decides which."""
+    jumps = set()
+    last = dict(previous)
+    for item in new_events:
+        for side in item.sides:
+            before = last.get(side.vault)
+            if side.seq != 1 and (before is None or side.seq > before + 1):
+                jumps.add(side.vault)
+            last[side.vault] = side.seq if before is None or side.seq == 1 else max(before, side.seq)
+    return jumps
+
+
+def _messages(confirmed: ConfirmedTransaction, new_events: list[NewEvent]) -> list[dict]:
+    messages, sides = [], []
+    for item in new_events:
+        timestamp = item.event.fields.get("timestamp", confirmed.block_time)
+        messages += stream_messages(item.event, signature=confirmed.signature, slot=confirmed.slot,
+                                    timestamp=timestamp)
+        sides += item.sides
+    if sides:
+        timestamp = new_events[-1].event.fields.get("timestamp", confirmed.block_time)
+        messages += balance_messages(sides, slot=confirmed.slot, timestamp=timestamp)
+    return messages
