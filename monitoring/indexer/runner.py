@@ -31,6 +31,7 @@ GAP_REPAIR_ATTEMPTS = 3  # rounds a vault's hole is retried before it is reporte
 LIVE_FETCH_ATTEMPTS = 3  # getTransaction right after a notification can be a little early
 LIVE_FETCH_RETRY_SECONDS = 0.3
 LIVE_QUEUE_SIZE = 10_000  # beyond this, notifications are dropped: the backfill has them anyway
+SHUTDOWN_SECONDS = 5
 
 
 class Backoff:
@@ -171,7 +172,9 @@ class Indexer:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_SECONDS)
+            for task in pending:
+                logger.warning("task %s did not stop within %s s", task.get_name(), SHUTDOWN_SECONDS)
             logger.info("indexer stopped")
 
     def stop(self) -> None:
@@ -184,7 +187,7 @@ class Indexer:
     async def _backfill_loop(self) -> None:
         backoff = Backoff(maximum=self.options.backoff_max_seconds)
         started = False
-        while True:
+        while not self._stopping.is_set():
             try:
                 if not started:
                     await self._sync(self.find_existing_gaps)
@@ -198,16 +201,27 @@ class Indexer:
             await self._sleep_or_wake(delay)
 
     async def _sleep_or_wake(self, delay: float) -> None:
+        """Until the poll interval ends, a gap asks for a round now, or the process stops."""
+        waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(self._stopping.wait())]
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waits:
+                waiter.cancel()
+        self._wake.clear()
+
+    async def _pause(self, delay: float) -> None:
+        """A back-off sleep that ends early when the process stops. (Library code, websockets'
+        connect among it, can swallow a task's cancellation, so loops also check the flag.)"""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
         except asyncio.TimeoutError:
             pass
-        self._wake.clear()
 
     async def _live_loop(self, queue: asyncio.Queue) -> None:
         backoff = Backoff(initial=1.0, maximum=self.options.backoff_max_seconds)
         heartbeat = min(20.0, self.options.idle_seconds)
-        while True:
+        while not self._stopping.is_set():
             try:
                 subscription = self.chain.subscribe_program_logs(self.options.ws_url, ping_interval=heartbeat,
                                                                  ping_timeout=heartbeat)
@@ -219,15 +233,15 @@ class Indexer:
             except ChainUnavailable as exc:
                 delay = backoff.next_delay()
                 logger.warning("live: %s; resubscribing in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
+                await self._pause(delay)
             except Exception as exc:  # noqa: BLE001
                 delay = backoff.next_delay()
                 logger.exception("live: unexpected failure (%s); resubscribing in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
+                await self._pause(delay)
 
     async def _pump(self, live, queue: asyncio.Queue) -> None:
         """Moves notifications to the queue until the watchdog calls the stream dead."""
-        while True:
+        while not self._stopping.is_set():
             for note in await live.next_notifications(timeout=0.5):
                 self.watchdog.heard()
                 self.delivered.add(note.signature)
@@ -243,7 +257,7 @@ class Indexer:
                 return
 
     async def _live_consumer(self, queue: asyncio.Queue) -> None:
-        while True:
+        while not self._stopping.is_set():
             note = await queue.get()
             for attempt in range(1, LIVE_FETCH_ATTEMPTS + 1):
                 try:

@@ -717,7 +717,7 @@ class ProgramLogsSubscription:
         self.program_id = program_id
         self.commitment = commitment
         self._connect_options = {"open_timeout": open_timeout, "ping_interval": ping_interval,
-                                 "ping_timeout": ping_timeout, "max_size": None}
+                                 "ping_timeout": ping_timeout, "close_timeout": 1, "max_size": None}
         self._connection = None
         self._socket = None
 
@@ -741,12 +741,18 @@ class ProgramLogsSubscription:
         await self._close()
 
     async def _close(self) -> None:
-        connection, self._connection, self._socket = self._connection, None, None
-        if connection is not None:
-            try:
-                await asyncio.wait_for(connection.__aexit__(None, None, None), timeout=2)
-            except Exception:  # noqa: BLE001 - closing a dead socket fails in many ways
-                pass
+        connection, socket, self._connection, self._socket = self._connection, self._socket, None, None
+        if connection is None:
+            return
+        try:
+            await asyncio.wait_for(connection.__aexit__(None, None, None), timeout=1)
+        except Exception:  # noqa: BLE001 - closing a dead socket fails in many ways
+            pass
+        finally:
+            # A silently dead peer never answers the closing handshake: drop the socket, or
+            # websockets' own close task lingers for close_timeout and delays shutdown.
+            if socket is not None and socket.transport is not None:
+                socket.transport.abort()
 
     async def next_notifications(self, timeout: float) -> list[LogNotification]:
         """What arrives within `timeout` seconds ([] when nothing did). websockets' recv() is
