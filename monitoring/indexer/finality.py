@@ -11,6 +11,7 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from django.core.cache import cache
 from django.db import transaction as db_transaction
 
 from monitoring import streams
@@ -127,6 +128,4 @@ def _rewind_cursor_past(chain: ChainClient, signature: str) -> None:
 
 
 def _invalidate_caches(owners):
-    from django.core.cache import cache
-
     cache.delete_many([balance_key(o) for o in owners] + [TVL_KEY])
