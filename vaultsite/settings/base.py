@@ -214,3 +214,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}},
 }
+
+# websocket streams (/ws: monitoring/consumers.py)
+WS_HEARTBEAT_SECONDS = env_int("WS_HEARTBEAT_SECONDS", 20)  # a {"type": "heartbeat"} this often; 0: none
+WS_IDLE_TIMEOUT_SECONDS = env_int("WS_IDLE_TIMEOUT_SECONDS", 90)  # close a client silent this long; 0: never
+WS_SUBSCRIBE_BURST = env_int("WS_SUBSCRIBE_BURST", 20)  # subscribe/unsubscribe/auth: a token bucket
+WS_SUBSCRIBE_PER_MINUTE = env_int("WS_SUBSCRIBE_PER_MINUTE", 60)
+WS_RATE_LIMIT_STRIKES = env_int("WS_RATE_LIMIT_STRIKES", 10)  # refused in a row: the connection is closed
+WS_MAX_SUBSCRIPTIONS = env_int("WS_MAX_SUBSCRIPTIONS", 100)
+WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 4096)
+WS_REPLAY_MAX_EVENTS = env_int("WS_REPLAY_MAX_EVENTS", 10_000)  # more missed: resync from the REST API
+# Browser origins allowed to open /ws (default: ALLOWED_HOSTS); clients without Origin pass.
+WS_ALLOWED_ORIGINS = [o.strip() for o in env("WS_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+# Live messages wait in a connection's channel while it replays: room for bursts.
+WS_CHANNEL_CAPACITY = env_int("WS_CHANNEL_CAPACITY", 1000)
+CHANNEL_LAYERS["default"]["CONFIG"].setdefault("capacity", WS_CHANNEL_CAPACITY)
