@@ -160,6 +160,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.last_heard = time.monotonic()
         if self.closing:
             return
+        request = None
         try:
             request = parse(text_data, max_bytes=settings.WS_MAX_FRAME_BYTES)
             if request.action == "ping":
@@ -174,10 +175,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
             else:
                 await self._unsubscribe(request)
         except ProtocolError as exc:
-            await self._send_json(error(exc.code, exc.message, exc.request_id))
+            request_id = exc.request_id if exc.request_id is not None else getattr(request, "id", None)
+            await self._send_json(error(exc.code, exc.message, request_id))
         except Exception:  # noqa: BLE001 - one bad frame must not kill the connection
             logger.exception("/ws frame failed")
-            await self._send_json(error("internal_error", "the request failed; try again"))
+            await self._send_json(error("internal_error", "the request failed; try again", getattr(request, "id", None)))
 
     async def _allow_churn(self, request: Request) -> bool:
         wait = self.churn.take()

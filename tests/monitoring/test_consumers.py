@@ -90,9 +90,9 @@ async def test_a_wallet_token_reads_its_own_streams_only():
     _, other = wallet()
     client = await as_wallet(me)
     for frame in ({"action": "subscribe", "user": other}, {"action": "subscribe", "vault": vault_pda(other)},
-                  {"action": "subscribe", "all": True}, {"action": "subscribe", "alerts": True}):
+                  {"action": "subscribe", "all": True}, {"action": "subscribe", "alerts": True, "id": "a"}):
         answer = await request(client, frame)
-        assert (answer["type"], answer["code"]) == ("error", "forbidden"), frame
+        assert (answer["type"], answer["code"], answer.get("id")) == ("error", "forbidden", frame.get("id")), frame
     assert (await request(client, {"action": "subscribe", "user": my_wallet, "id": 7})) == \
         {"type": "subscribed", "user": my_wallet, "id": 7}
     theirs, mine = deposit_message(other, signature="theirs"), deposit_message(my_wallet, signature="mine")

@@ -228,4 +228,18 @@ WS_REPLAY_MAX_EVENTS = env_int("WS_REPLAY_MAX_EVENTS", 10_000)  # more missed: r
 WS_ALLOWED_ORIGINS = [o.strip() for o in env("WS_ALLOWED_ORIGINS", "").split(",") if o.strip()]
 # Live messages wait in a connection's channel while it replays: room for bursts.
 WS_CHANNEL_CAPACITY = env_int("WS_CHANNEL_CAPACITY", 1000)
-CHANNEL_LAYERS["default"]["CONFIG"].setdefault("capacity", WS_CHANNEL_CAPACITY)
+
+
+def channel_layers(redis_url, capacity=WS_CHANNEL_CAPACITY):
+    """channels-redis on `redis_url`. redis-py 8 reads with a 5 s socket timeout by default,
+    which races channels-redis's 5 s blocking BZPOPMIN and kills every consumer that has been
+    idle for 5 s: reads get a longer timeout."""
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30}], "capacity": capacity},
+        }
+    }
+
+
+CHANNEL_LAYERS = channel_layers(REDIS_URL)
