@@ -138,3 +138,43 @@ def publish_on_commit(messages: list[dict]) -> None:
     when there is none)."""
     if messages:
         transaction.on_commit(lambda: publish_now(list(messages)))
+
+
+# ---- messages from stored rows (replay; the same shapes as live) ------------------------------
+
+# Transaction types that have a stream message; `initialize` and `close` have none.
+STREAMED_TRANSACTION_TYPES = {
+    "deposit": "deposit",
+    "withdrawal": "withdrawal",
+    "surplus": "surplus",
+    "lock": "lock",
+    "unlock": "unlock",
+    "transfer": "transfer",
+}
+
+
+def message_for_transaction(row) -> dict | None:
+    """The stream message of one stored `vaults.models.Transaction` (its `vault` and, for a
+    transfer, its `counterparty_vault` loaded), or None for types that are not streamed."""
+    kind = STREAMED_TRANSACTION_TYPES.get(row.transaction_type)
+    if kind is None:
+        return None
+    extra = {}
+    if kind == "transfer" and row.counterparty_vault is not None:
+        extra = {"to_vault": row.counterparty_vault.address, "to_owner": row.counterparty_vault.owner}
+    if kind in ("lock", "unlock", "transfer") and row.caller_program:
+        extra["caller_program"] = row.caller_program
+    return vault_event(kind, owner=row.vault.owner, vault=row.vault.address, amount=int(row.amount),
+                       signature=row.signature, timestamp=row.timestamp, seq=_int_or_none(row.event_seq),
+                       slot=row.slot, **extra)
+
+
+def balance_update_for_vault(vault) -> dict:
+    """A `balance_update` from a stored `vaults.models.Vault` row (its last synced state)."""
+    return balance_update(vault=vault.address, owner=vault.owner, total_balance=int(vault.total_balance),
+                          locked_balance=int(vault.locked_balance), available_balance=int(vault.available_balance),
+                          timestamp=vault.updated_at, seq=int(vault.event_seq), slot=vault.last_synced_slot)
+
+
+def _int_or_none(value) -> int | None:
+    return None if value is None else int(value)

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP (API + admin) now; the /ws streams join in the monitoring app."""
+"""ASGI entry point: HTTP (API + admin) and the /ws streams (monitoring/routing.py)."""
 import os
 
 from django.core.asgi import get_asgi_application
@@ -6,8 +6,12 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vaultsite.settings.dev")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
+from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
+
+from monitoring.routing import websocket_urlpatterns  # noqa: E402
+from monitoring.ws_auth import origin_validated  # noqa: E402
 
 if settings.SERVE_STATIC:
     # Local runs have no web server in front: serve the admin's static files like runserver.
@@ -15,4 +19,8 @@ if settings.SERVE_STATIC:
 
     django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+application = ProtocolTypeRouter({
+    "http": django_asgi_app,
+    # Browsers: Origin checked against ALLOWED_HOSTS; staff sessions come from the cookie.
+    "websocket": origin_validated(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+})

@@ -234,3 +234,32 @@ INDEXER_STREAM_IDLE_SECONDS = env_float("INDEXER_STREAM_IDLE_SECONDS", 60.0)  # 
 INDEXER_BACKOFF_MAX_SECONDS = env_float("INDEXER_BACKOFF_MAX_SECONDS", 30.0)  # ceiling of the retry back-off
 INDEXER_FINALITY_SECONDS = env_float("INDEXER_FINALITY_SECONDS", 30.0)  # finalization pass from the command loop
 INDEXER_SIGNATURE_PAGE_LIMIT = env_int("INDEXER_SIGNATURE_PAGE_LIMIT", 1000)  # getSignaturesForAddress page size
+
+# websocket streams (/ws: monitoring/consumers.py)
+WS_HEARTBEAT_SECONDS = env_int("WS_HEARTBEAT_SECONDS", 20)  # a {"type": "heartbeat"} this often; 0: none
+WS_IDLE_TIMEOUT_SECONDS = env_int("WS_IDLE_TIMEOUT_SECONDS", 90)  # close a client silent this long; 0: never
+WS_SUBSCRIBE_BURST = env_int("WS_SUBSCRIBE_BURST", 20)  # subscribe/unsubscribe/auth: a token bucket
+WS_SUBSCRIBE_PER_MINUTE = env_int("WS_SUBSCRIBE_PER_MINUTE", 60)
+WS_RATE_LIMIT_STRIKES = env_int("WS_RATE_LIMIT_STRIKES", 10)  # refused in a row: the connection is closed
+WS_MAX_SUBSCRIPTIONS = env_int("WS_MAX_SUBSCRIPTIONS", 100)
+WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 4096)
+WS_REPLAY_MAX_EVENTS = env_int("WS_REPLAY_MAX_EVENTS", 10_000)  # more missed: resync from the REST API
+# Browser origins allowed to open /ws (default: ALLOWED_HOSTS); clients without Origin pass.
+WS_ALLOWED_ORIGINS = [o.strip() for o in env("WS_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+# Live messages wait in a connection's channel while it replays: room for bursts.
+WS_CHANNEL_CAPACITY = env_int("WS_CHANNEL_CAPACITY", 1000)
+
+
+def channel_layers(redis_url, capacity=WS_CHANNEL_CAPACITY):
+    """channels-redis on `redis_url`. redis-py 8 reads with a 5 s socket timeout by default,
+    which races channels-redis's 5 s blocking BZPOPMIN and kills every consumer that has been
+    idle for 5 s: reads get a longer timeout."""
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30}], "capacity": capacity},
+        }
+    }
+
+
+CHANNEL_LAYERS = channel_layers(REDIS_URL)

@@ -1,0 +1,69 @@
+"""What a reconnecting client missed, read back from the database (sync: call through
+database_sync_to_async).
+
+A vault's events are replayed from its `transactions` rows with `event_seq > last_seq`, in
+sequence order, as the same messages the live stream carries (built by `monitoring.streams`),
+followed by one `balance_update` with the vault's stored state. Rows are only ever written
+before their live message is published (publish on commit), so a subscriber that joins its
+group *before* reading here misses nothing: what committed before the read is in the replay,
+what commits after it arrives live (see `monitoring.consumers` for dropping the overlap).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from monitoring import streams
+from vaults.models import Transaction, Vault
+
+
+class ReplayTooLarge(Exception):
+    def __init__(self, missed_at_least: int, limit: int):
+        super().__init__(f"more than {limit} events missed")
+        self.missed_at_least = missed_at_least
+        self.limit = limit
+
+
+@dataclass
+class Replay:
+    vault: str | None  # the vault address (None: no such vault stored yet)
+    messages: list[dict] = field(default_factory=list)
+    last_event_seq: int | None = None  # the highest seq among replayed events
+    balance_seq: int | None = None  # the seq of the closing balance_update
+
+    @property
+    def event_count(self) -> int:
+        return sum(1 for m in self.messages if m["type"] != "balance_update")
+
+
+def vault_for(*, vault: str | None = None, owner: str | None = None) -> Vault | None:
+    rows = Vault.objects.all()
+    return (rows.filter(address=vault) if vault else rows.filter(owner=owner)).first()
+
+
+def missed_since(vault_row: Vault | None, last_seq: int, *, limit: int) -> Replay:
+    """The messages of the events after `last_seq` for the vault, then its balance. Raises
+    ReplayTooLarge when more than `limit` events were missed (the client should resync from the
+    REST API and subscribe again with a newer `last_seq`)."""
+    if vault_row is None:
+        return Replay(vault=None)
+    rows = list(
+        Transaction.objects.filter(
+            vault=vault_row, event_seq__gt=last_seq,
+            transaction_type__in=list(streams.STREAMED_TRANSACTION_TYPES),
+        )
+        .select_related("vault", "counterparty_vault")
+        .order_by("event_seq", "event_index")[: limit + 1]
+    )
+    if len(rows) > limit:
+        raise ReplayTooLarge(len(rows), limit)
+    replay = Replay(vault=vault_row.address)
+    for row in rows:
+        message = streams.message_for_transaction(row)
+        replay.messages.append(message)
+        replay.last_event_seq = message["seq"]
+    # Read after the rows: the balance is at least as new as the last replayed event.
+    vault_row.refresh_from_db()
+    balance = streams.balance_update_for_vault(vault_row)
+    replay.messages.append(balance)
+    replay.balance_seq = balance["seq"]
+    return replay
