@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LD_LIBRARY_PATH := /usr/lib/llvm-22/lib$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
 
-.PHONY: browser help venv toolchain program program-release verify-program idl test test-rust test-python bench-program run clean node-deps localnet
+.PHONY: bench-lag browser help venv toolchain program program-release verify-program idl test test-rust test-python bench-program run clean node-deps localnet
 
 help:
 	@echo "make run              the back office on embedded PostgreSQL/Redis + the local validator (Ctrl-C stops)"
@@ -15,6 +15,7 @@ help:
 	@echo "make program-release  build and commit-stage the binaries in programs/deploy/"
 	@echo "make idl              regenerate idl/*.json from the program sources"
 	@echo "make bench-program    compute units per instruction, written to docs/benchmarks.md"
+	@echo "make bench-lag        indexer lag (confirmation → DB row, → WebSocket) over 500 deposits"
 	@echo "make localnet         only the local validator (Surfpool) with both programs, the mint and dev wallets"
 
 $(VENV)/.installed: pyproject.toml
@@ -63,6 +64,9 @@ $(BENCH_VENV)/.installed:
 bench-program: venv $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python scripts/bench_program.py --update docs/benchmarks.md
 	$(PY) scripts/bench_program.py --update docs/benchmarks.md
+
+bench-lag: venv node-deps
+	$(PY) scripts/bench_lag.py --update docs/benchmarks.md
 
 run: venv node-deps
 	$(PY) scripts/run.py

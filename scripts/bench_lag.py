@@ -1,0 +1,241 @@
+#!/usr/bin/env python
+"""Lag from confirmation to database row and to WebSocket message, across N deposits.
+
+Starts the whole system with `scripts/run.py` (local validator, web, indexer, worker, beat) on a
+temporary data directory, the machine's PostgreSQL (a fresh database) and Redis, then:
+
+1. opens a real websocket to /ws, authenticates with the dev API key and subscribes to the dev
+   wallets' streams;
+2. sends N deposits straight to the validator (signed by the dev wallets, as any wallet would;
+   the back office does not see them until the indexer does);
+3. polls getSignatureStatuses every POLL_SECONDS and notes when each becomes `confirmed`;
+4. reads each deposit's `transactions` row (`created_at`, written in the indexer's database
+   transaction) and the arrival time of its `deposit` message on the websocket.
+
+All clocks are this machine's. A confirmation time is known to within POLL_SECONDS, so a lag
+below that can read as slightly negative. Prints p50/p90/p99/max and updates docs/benchmarks.md.
+
+    make bench-lag                 # 500 deposits
+    python scripts/bench_lag.py --deposits 50
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+POLL_SECONDS = 0.01
+BENCH_DATABASE = "cv_bench_lag"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_system(data_dir: Path, port: int, env: dict) -> subprocess.Popen:
+    log_path = data_dir / "system.log"
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "run.py")], cwd=ROOT, env=env,
+        stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if "[run] ready" in log_path.read_text():
+            print(f"system up (log: {log_path})", flush=True)
+            return process
+        time.sleep(0.5)
+    process.kill()
+    raise SystemExit(f"the system did not start; see {log_path}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summarize(name: str, lags: list[float]) -> str:
+    ms = [lag * 1000 for lag in lags]
+    return (f"| {name} | {len(ms)} | {percentile(ms, 0.5):,.0f} | {percentile(ms, 0.9):,.0f} | "
+            f"{percentile(ms, 0.99):,.0f} | {max(ms):,.0f} | {statistics.mean(ms):,.0f} |")
+
+
+async def listen(url: str, api_key: str, wallets: list[str], arrivals: dict, ready, stop):
+    """Subscribes to the wallets' streams and notes when each `deposit` message arrives."""
+    from monitoring.ws_client import StreamClient
+
+    async with StreamClient(url, api_key=api_key) as client:
+        for wallet in wallets:
+            await client.subscribe(user=wallet)
+        ready.set()
+        while not stop.is_set():
+            try:
+                received = await client.receive(timeout=0.5)
+            except asyncio.TimeoutError:
+                continue
+            message = received.message
+            if message.get("type") == "deposit" and message.get("signature"):
+                arrivals.setdefault(message["signature"], received.received_ns / 1e9)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--deposits", type=int, default=500)
+    parser.add_argument("--rate", type=float, default=25.0, help="deposits sent per second")
+    parser.add_argument("--update", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-lag-"))
+    port = free_port()
+    database_url = f"postgresql://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
+    env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(port), "DATABASE_URL": database_url,
+           "REDIS_URL": "redis://127.0.0.1:6379/14", "DJANGO_SETTINGS_MODULE": "vaultsite.settings.dev"}
+    env.pop("RPC_URL", None)
+    system = start_system(data_dir, port, env)
+    try:
+        return run(args, data_dir, port, env, database_url)
+    finally:
+        os.killpg(system.pid, signal.SIGINT)
+        try:
+            system.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(system.pid, signal.SIGKILL)
+
+
+def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
+    localnet = json.loads((data_dir / "localnet.json").read_text())
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")})
+    # As the system's own processes do: the dev settings read the validator's URLs and mint here.
+    os.environ.pop("RPC_URL", None)
+    os.environ["LOCALNET_FILE"] = str(data_dir / "localnet.json")
+    import django
+
+    django.setup()
+    from solders.keypair import Keypair
+    from solders.message import MessageV0
+    from solders.transaction import VersionedTransaction
+
+    from vaults.chain.client import get_chain_client
+    from vaults.models import Transaction
+
+    chain = get_chain_client()
+    wallets = [(Keypair.from_bytes(bytes(w["secret_key"])), w["token_account"]) for w in localnet["wallets"]]
+    api_key = (data_dir / "dev-api-key").read_text().strip()
+
+    # Vaults first (through the API's dev signer, as a user of make run would).
+    import urllib.request
+
+    for keypair, _ in wallets:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/vault/initialize", method="POST",
+            data=json.dumps({"user": str(keypair.pubkey())}).encode(),
+            headers={"Content-Type": "application/json", "X-API-Key": api_key},
+        )
+        urllib.request.urlopen(request, timeout=60).read()
+
+    arrivals: dict[str, float] = {}
+    loop = asyncio.new_event_loop()
+    ready, stop = threading.Event(), threading.Event()
+    listener = threading.Thread(target=lambda: loop.run_until_complete(
+        listen(f"ws://127.0.0.1:{port}/ws", api_key, [str(k.pubkey()) for k, _ in wallets], arrivals, ready, stop)), daemon=True)
+    listener.start()
+    while not ready.is_set():
+        time.sleep(0.05)
+
+    confirmed_at: dict[str, float] = {}
+    failed: list[str] = []
+    pending: list[str] = []
+    lock = threading.Lock()
+    sending_done = threading.Event()
+
+    def poll_confirmations():
+        while not (sending_done.is_set() and not pending):
+            with lock:
+                batch = list(pending)
+            if batch:
+                statuses = chain.get_signature_statuses(batch)
+                now = time.time()
+                with lock:
+                    for signature, status in zip(batch, statuses):
+                        if status is not None and status.confirmation_status in ("confirmed", "finalized"):
+                            (failed.append(signature) if status.failed else confirmed_at.setdefault(signature, now))
+                            pending.remove(signature)
+            time.sleep(POLL_SECONDS)
+
+    poller = threading.Thread(target=poll_confirmations, daemon=True)
+    poller.start()
+    blockhash, _ = chain.get_latest_blockhash()
+    started = time.monotonic()
+    for i in range(args.deposits):
+        if i % 50 == 0:
+            blockhash, _ = chain.get_latest_blockhash()
+        keypair, token_account = wallets[i % len(wallets)]
+        # A distinct amount per deposit keeps every transaction unique.
+        instruction = chain.deposit_instruction(keypair.pubkey(), 1_000 + i, token_account)
+        message = MessageV0.try_compile(keypair.pubkey(), [instruction], [], blockhash)
+        signature = chain.send(VersionedTransaction(message, [keypair]))
+        with lock:
+            pending.append(signature)
+        time.sleep(max(0.0, started + (i + 1) / args.rate - time.monotonic()))
+    sending_done.set()
+    poller.join(timeout=120)
+    if failed:
+        print(f"{len(failed)} deposits failed on chain; the first one's logs:", *chain.get_transaction(failed[0]).logs[-6:], sep="\n  ")
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if len(arrivals) >= len(confirmed_at) and Transaction.objects.filter(signature__in=list(confirmed_at)).count() >= len(confirmed_at):
+            break
+        time.sleep(0.5)
+    stop.set()
+    listener.join(timeout=5)
+
+    rows = dict(Transaction.objects.filter(signature__in=list(confirmed_at), transaction_type="deposit")
+                .values_list("signature", "created_at"))
+    db_lags = [rows[s].timestamp() - t for s, t in confirmed_at.items() if s in rows]
+    ws_lags = [arrivals[s] - t for s, t in confirmed_at.items() if s in arrivals]
+    lines = [
+        f"{args.deposits} deposits sent at {args.rate:g}/s; {len(confirmed_at)} confirmed; "
+        f"{len(rows)} rows stored; {len(arrivals)} `deposit` messages received. Measured "
+        f"{datetime.now(tz=timezone.utc):%Y-%m-%d} with `make bench-lag`.",
+        "",
+        "| lag from confirmation to | samples | p50 ms | p90 ms | p99 ms | max ms | mean ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        summarize("database row (`transactions.created_at`)", db_lags) if db_lags else "| database row | 0 | | | | | |",
+        summarize("WebSocket `deposit` message", ws_lags) if ws_lags else "| WebSocket message | 0 | | | | | |",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    update_section(args.update, "indexer-lag", report)
+    missing = len(confirmed_at) - min(len(rows), len(arrivals))
+    return 0 if missing == 0 and len(confirmed_at) == args.deposits else 1
+
+
+def update_section(path: Path, key: str, body: str) -> None:
+    text = path.read_text()
+    begin, end = f"<!-- begin:{key} -->", f"<!-- end:{key} -->"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
