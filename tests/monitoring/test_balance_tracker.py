@@ -26,6 +26,21 @@ def test_a_recorded_vault_matches_the_chain(dev_vault, chain, staff_alerts):
     assert staff_alerts.receive_all(timeout=0.5) == []
 
 
+def test_withdrawals_locks_and_unlocks_replay_to_the_chain_balances(dev_vault, chain):
+    from vaults.services.cpi_manager import CPIManager
+    from vaults.services.vault_manager import VaultManager
+
+    user = dev_vault(deposit=1_000_000)
+    VaultManager(chain).withdraw(user.owner, 150_000)
+    CPIManager(chain).lock_collateral(user.owner, 400_000)
+    CPIManager(chain).unlock_collateral(user.owner, 100_000)
+    log = BalanceTracker(chain).reconcile_balance(user.address)
+    assert log.status == "matched", log.details
+    assert log.onchain_total_balance == log.details["ledger_total_balance"] == 850_000
+    assert log.details["onchain_locked_balance"] == log.details["ledger_locked_balance"] == 300_000
+    assert log.details["ledger_events"] == log.details["onchain_event_seq"] == 5
+
+
 def test_tampered_vault_row_is_flagged_with_the_exact_difference(dev_vault, chain, staff_alerts, caplog):
     """The issue's fault: a database row changed by hand; the next reconciliation flags it."""
     user = dev_vault(deposit=1_000_000)
