@@ -29,7 +29,9 @@ first non-zero of: vault row total, ledger total, token account deficit, vault r
 ledger locked, vault row available, vault row lifetime flows. `details["differences"]` holds each
 check's value.
 
-Nothing is repaired here: a mismatch stays visible until someone looks (and the indexer's own
+Each distinct mismatch raises one alert (the same differences at the same event_seqs are not
+announced again; the log row is still written every run). Nothing is repaired here: a mismatch
+stays visible until someone looks (and the indexer's own
 writes move the row on). Every run is all-or-nothing: the logs, snapshots and alerts of one run
 are written in one database transaction, after every RPC read.
 """
@@ -286,13 +288,22 @@ class BalanceTracker:
         vault, details = comparison.vault, comparison.details
         common = dict(source=SOURCE, vault=vault.address, vault_owner=vault.owner)
         if comparison.status == ReconciliationLog.Status.MISMATCH:
+            # One alert per distinct discrepancy: every run still logs it, but a mismatch that
+            # has not changed since it was reported is not announced again.
+            key = "{}:{}:{}:{}:{}".format(
+                vault.address, details.get("onchain_event_seq"), details["database_event_seq"], details["ledger_events"],
+                ",".join(f"{name}={value}" for name, value in sorted(details["differences"].items()) if value)
+                + "|" + ",".join(sorted(details["mismatched"])))
+            if already_alerted("reconciliation_mismatch", [key]):
+                return
             mismatched = ", ".join(f"{name} {details['differences'][name]:+d}" if name in details["differences"] else name
                                    for name in details["mismatched"])
             raise_alert(
                 kind="reconciliation_mismatch", severity=Severity.CRITICAL,
                 message=(f"vault {vault.address}: the database differs from the chain by {comparison.difference:+d} "
                          f"at slot {log.slot} ({mismatched})"),
-                details={"reconciliation_log_id": log.pk, "slot": log.slot, "difference": comparison.difference,
+                details={"dedupe_key": key, "reconciliation_log_id": log.pk, "slot": log.slot,
+                         "difference": comparison.difference,
                          "onchain_total_balance": log.onchain_total_balance,
                          "token_account_amount": log.token_account_amount,
                          "database_total_balance": log.database_total_balance,

@@ -66,6 +66,18 @@ def test_tampered_vault_row_is_flagged_with_the_exact_difference(dev_vault, chai
     assert message["details"]["difference"] == 123 and "+123" in message["message"]
     assert any("reconciliation_mismatch" in r.getMessage() and user.address in r.getMessage() for r in caplog.records)
 
+    # The next run logs the mismatch again but does not announce the same discrepancy twice;
+    # a different one is announced.
+    tracker = BalanceTracker(chain)
+    assert tracker.reconcile_balance(user.owner).difference == 123
+    assert AuditTrail.objects.filter(action="alert.reconciliation_mismatch").count() == 1
+    Vault.objects.filter(owner=user.owner).update(total_balance=F("total_balance") + 1,
+                                                  available_balance=F("available_balance") + 1)
+    assert tracker.reconcile_balance(user.owner).difference == 124
+    assert AuditTrail.objects.filter(action="alert.reconciliation_mismatch").count() == 2
+    assert staff_alerts.receive()["details"]["difference"] == 124
+    assert ReconciliationLog.objects.filter(vault__owner=user.owner, status="mismatch").count() == 3
+
 
 def test_tampered_transaction_amount_is_flagged_with_the_exact_difference(dev_vault, chain, staff_alerts):
     user = dev_vault(deposit=700_000)
