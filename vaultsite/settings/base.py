@@ -232,3 +232,16 @@ MONITOR_SIGNATURE_MAX_PAGES = env_int("MONITOR_SIGNATURE_MAX_PAGES", 10)
 MONITOR_RETRY_BACKOFF_FACTOR = env_int("MONITOR_RETRY_BACKOFF_FACTOR", 2)
 MONITOR_RETRY_BACKOFF_MAX_SECONDS = env_int("MONITOR_RETRY_BACKOFF_MAX_SECONDS", 300)
 MONITOR_MAX_RETRIES = env_int("MONITOR_MAX_RETRIES", 6)
+
+
+def celery_broker_url(redis_url):
+    """kombu has no `unix://` transport (the embedded Redis of `make run` is a unix socket):
+    the same socket and database as `redis+socket://`."""
+    parts = urlsplit(redis_url)
+    if parts.scheme != "unix":
+        return redis_url
+    database = parse_qs(parts.query).get("db", ["0"])[0]
+    return f"redis+socket://{parts.path}?virtual_host={database}"
+
+
+CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
