@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LD_LIBRARY_PATH := /usr/lib/llvm-22/lib$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
 
-.PHONY: help venv toolchain program program-release verify-program idl test test-rust test-python bench-program run clean node-deps localnet
+.PHONY: browser help venv toolchain program program-release verify-program idl test test-rust test-python bench-program run clean node-deps localnet
 
 help:
 	@echo "make run              the back office on embedded PostgreSQL/Redis + the local validator (Ctrl-C stops)"
@@ -44,7 +44,10 @@ idl:
 test-rust:
 	cargo test --quiet --workspace
 
-test-python: venv node-deps
+browser:
+	bash scripts/install-browser.sh
+
+test-python: venv node-deps browser
 	$(PY) -m pytest -q
 
 test: verify-program test-rust test-python

@@ -157,3 +157,9 @@ def test_openapi_schema_lists_the_seed_paths(api_client, db):
     deposit_fields = paths["/vault/deposit"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert deposit_fields == {"$ref": "#/components/schemas/AmountRequest"}
     assert api_client.get("/api/docs/").status_code == 200
+
+
+def test_swagger_ui_is_served_without_any_cdn(api_client, db):
+    page = api_client.get("/api/docs/").content.decode()
+    assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert "cdn.jsdelivr.net" not in page and "unpkg.com" not in page
