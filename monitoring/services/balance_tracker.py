@@ -310,31 +310,39 @@ class BalanceTracker:
                          "differences": details["differences"], "mismatched": details["mismatched"]},
                 **common,
             )
-        elif comparison.status == ReconciliationLog.Status.ERROR and details.get("reason") == "database_behind_chain":
+        elif comparison.status == ReconciliationLog.Status.ERROR:
             self._alert_if_stale(comparison, log, common)
 
     def _alert_if_stale(self, comparison: Comparison, log: ReconciliationLog, common: dict) -> None:
-        """The database behind the chain is normal for a moment (the indexer is storing the
-        newest events); behind without moving for longer than the grace period is not."""
+        """The database behind the chain (or a vault account gone from the chain while the
+        database still has it open) is normal for a moment: the indexer is storing the newest
+        events. The same state for longer than the grace period is not."""
         details = comparison.details
-        state = (details["database_event_seq"], details["ledger_events"], details["onchain_event_seq"])
+        reason = details.get("reason")
+        state = (details["database_event_seq"], details["ledger_events"], details.get("onchain_event_seq"))
         grace = timedelta(seconds=settings.MONITOR_RECONCILIATION_LAG_GRACE_SECONDS)
         first = None
         for earlier in (ReconciliationLog.objects.filter(vault=comparison.vault).exclude(pk=log.pk)
                         .order_by("-timestamp", "-pk")[:50]):
             d = earlier.details or {}
-            if (d.get("database_event_seq"), d.get("ledger_events"), d.get("onchain_event_seq")) != state:
+            if d.get("reason") != reason or (
+                    d.get("database_event_seq"), d.get("ledger_events"), d.get("onchain_event_seq")) != state:
                 break
             first = earlier
         if first is None or log.timestamp - first.timestamp < grace:
             return
-        key = f"{comparison.vault.address}:{state[0]}:{state[1]}:{state[2]}"
+        key = f"{comparison.vault.address}:{reason}:{state[0]}:{state[1]}:{state[2]}"
         if already_alerted("reconciliation_stale", [key]):
             return
+        if reason == "vault_account_missing":
+            what = "the vault account is missing on chain, but the database has it open"
+        else:
+            what = (f"the database has stayed behind the chain (event_seq {state[0]}, {state[1]} ledger events; "
+                    f"chain {state[2]})")
         raise_alert(
             kind="reconciliation_stale", severity=Severity.WARNING,
-            message=(f"vault {comparison.vault.address}: the database has stayed behind the chain since "
-                     f"{first.timestamp.isoformat()} (event_seq {state[0]}, {state[1]} ledger events; chain {state[2]})"),
-            details={"dedupe_key": key, "reconciliation_log_id": log.pk, "since": first.timestamp.isoformat()},
+            message=f"vault {comparison.vault.address}: {what}, since {first.timestamp.isoformat()}",
+            details={"dedupe_key": key, "reason": reason, "reconciliation_log_id": log.pk,
+                     "since": first.timestamp.isoformat()},
             **common,
         )

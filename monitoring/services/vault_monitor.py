@@ -99,7 +99,7 @@ class VaultMonitor:
         newest = entries[0]
         failed = [e for e in reversed(entries) if e.failed]  # oldest first
         calls = [call for call in (self.chain.get_failed_vault_call(e.signature) for e in failed) if call is not None]
-        known = self.chain.get_authority()
+        known = self.chain.get_authority() if calls else None
         allowed = {p.caller_authority: p.program_id for p in (known.authorized_programs if known else ())}
         alerts = []
         with transaction.atomic():

@@ -139,6 +139,19 @@ def test_many_vaults_are_read_in_batches_each_with_its_own_accounts(dev_vault, c
     assert {log.details["reason"] for log in ghost_logs} == {"vault_account_missing"}
 
 
+def test_a_vault_account_missing_for_longer_than_the_grace_is_reported(chain, settings, staff_alerts):
+    settings.MONITOR_RECONCILIATION_LAG_GRACE_SECONDS = 0
+    owner = Keypair().pubkey()
+    Vault.objects.create(owner=str(owner), address=str(chain.vault_address(owner)),
+                         token_account=str(chain.vault_token_address(owner)), onchain_created_at=0)
+    tracker = BalanceTracker(chain)
+    tracker.reconcile_all()
+    assert staff_alerts.receive_all(timeout=0.5) == []
+    tracker.reconcile_all()
+    message = staff_alerts.receive()
+    assert message["kind"] == "reconciliation_stale" and "missing on chain" in message["message"]
+
+
 def test_hourly_and_daily_snapshots_are_taken_once_per_period(dev_vault, chain):
     first, second = dev_vault(deposit=10_000), dev_vault(deposit=20_000)
     tracker = BalanceTracker(chain)

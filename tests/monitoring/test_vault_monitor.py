@@ -23,9 +23,14 @@ def test_lock_with_a_forged_caller_is_detected(dev_vault, chain, localnet, staff
     monitor = VaultMonitor(chain)
     monitor.scan_failed_transactions()  # sets the cursor: only what follows is new
     signature = send_raw(chain, [chain.lock_collateral_instruction(victim.owner, 10, forger.pubkey())], forger)
+    unlock = chain._vault_ix("unlock_collateral", [10], {"caller_authority": forger.pubkey(),
+                                                         "vault": chain.vault_address(victim.owner)})
+    unlock_signature = send_raw(chain, [unlock], forger)
     assert chain.get_vault(victim.owner).locked_balance == 0  # the program refused it
 
-    [alert] = monitor.scan_failed_transactions()
+    alert, unlock_alert = monitor.scan_failed_transactions()  # oldest first
+    assert unlock_alert.signature == unlock_signature and unlock_alert.details["instruction"] == "unlock_collateral"
+    assert unlock_alert.action == "alert.unauthorized_caller"
     assert alert.action == "alert.unauthorized_caller" and alert.signature == signature
     assert alert.vault_owner == victim.owner and alert.outcome == "failure"
     details = alert.details
@@ -34,13 +39,13 @@ def test_lock_with_a_forged_caller_is_detected(dev_vault, chain, localnet, staff
     assert details["caller_authority"] == str(forger.pubkey()) and details["caller_on_allow_list"] is False
     assert details["invoked_by"] is None
 
-    message = staff_alerts.receive()
+    message, _ = staff_alerts.receive(), staff_alerts.receive()
     assert message["kind"] == "unauthorized_caller" and message["severity"] == "critical"
     assert message["vault"] == victim.address and message["details"]["signature"] == signature
     assert str(forger.pubkey()) in message["message"]
 
     assert monitor.scan_failed_transactions() == []  # the cursor moved on
-    assert AuditTrail.objects.filter(action="alert.unauthorized_caller").count() == 1
+    assert AuditTrail.objects.filter(action="alert.unauthorized_caller").count() == 2
 
 
 def test_withdrawal_by_a_non_owner_is_detected_and_reported_once(dev_vault, chain, localnet, staff_alerts):
