@@ -2,6 +2,8 @@
 app's tables (the seeds' five)."""
 from django.db import models
 
+from vaults.models import AuditTrail, AuditTrailQuerySet, ReconciliationLog
+
 
 class IndexerCursor(models.Model):
     """The newest signature the indexer has fully stored, per stream (one per program). Stored
@@ -47,3 +49,28 @@ class IndexedEvent(models.Model):
 
     def __str__(self):
         return f"{self.vault_address} #{self.seq} ({self.signature[:12]}…#{self.event_index})"
+
+# ---- the admin's monitoring views (proxies: no tables of their own) ----------------------------
+
+class AlertManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(action__startswith="alert.")
+
+
+class Alert(AuditTrail):
+    """The audit trail's alert rows (action `alert.<kind>`), written by monitoring/services/alerts.py."""
+
+    objects = AlertManager.from_queryset(AuditTrailQuerySet)()
+
+    class Meta:
+        proxy = True
+        ordering = ["-timestamp"]
+
+
+class MonitoringDashboard(ReconciliationLog):
+    """The admin's analytics page (TVL over time, flows per day, reconciliation, alerts)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "monitoring dashboard"
+        verbose_name_plural = "monitoring dashboard"

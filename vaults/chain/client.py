@@ -596,6 +596,166 @@ class ChainClient:
         netloc = f"{parts.hostname}:{parts.port + 1}" if parts.port else parts.netloc
         return urlunsplit(("wss" if parts.scheme == "https" else "ws", netloc, parts.path, "", ""))
 
+    # ================================================================================================
+    # Monitoring additions (BalanceTracker / VaultMonitor, monitoring/services/). Additive only:
+    # nothing above depends on this section. Names are distinct from what the indexer may add.
+    # ================================================================================================
+
+    MAX_ACCOUNTS_PER_CALL = 100  # getMultipleAccounts' limit per call
+
+    def get_multiple_accounts(self, addresses) -> list[AccountRead | None]:
+        """getMultipleAccounts, up to 100 addresses per call. One plain method call per chunk:
+        surfpool (and some providers) refuse JSON-RPC batch requests. Each account carries the
+        slot of the call that read it; None where no account exists."""
+        keys = [parse_pubkey(a) for a in addresses]
+        out: list[AccountRead | None] = []
+        for start in range(0, len(keys), self.MAX_ACCOUNTS_PER_CALL):
+            chunk = keys[start:start + self.MAX_ACCOUNTS_PER_CALL]
+            resp = self._call("getMultipleAccounts", self.rpc.get_multiple_accounts, chunk, self.commitment, "base64")
+            slot = resp.context.slot
+            for key, account in zip(chunk, resp.value):
+                out.append(None if account is None else AccountRead(
+                    address=str(key), slot=slot, owner=str(account.owner), lamports=account.lamports,
+                    data=bytes(account.data),
+                ))
+        return out
+
+    def read_vaults(self, vaults) -> list[VaultReading]:
+        """Each (vault address, token account address) pair read in the same getMultipleAccounts
+        call, so the vault ledger and the token amount it is compared with come from one slot:
+        50 pairs per 100-address call."""
+        pairs = [(str(v), str(t)) for v, t in vaults]
+        half = self.MAX_ACCOUNTS_PER_CALL // 2
+        readings = []
+        for start in range(0, len(pairs), half):
+            chunk = pairs[start:start + half]
+            flat = [a for pair in chunk for a in pair]
+            accounts = self.get_multiple_accounts(flat)  # len(flat) <= 100: exactly one call
+            slot = next((a.slot for a in accounts if a is not None), None)
+            if slot is None:
+                slot = self.get_slot()
+            for index, (vault_address, token_address) in enumerate(chunk):
+                vault_read, token_read = accounts[2 * index], accounts[2 * index + 1]
+                readings.append(VaultReading(
+                    address=vault_address, token_account=token_address, slot=slot,
+                    vault=self._vault_from_read(vault_read), token_amount=self._token_amount_from_read(token_read),
+                ))
+        return readings
+
+    def _vault_from_read(self, read: AccountRead | None) -> VaultAccount | None:
+        if read is None or read.owner != str(self.program_id):
+            return None
+        try:
+            return self.decode_vault(read.address, read.data)
+        except Exception:  # noqa: BLE001 - another account type at that address
+            return None
+
+    @staticmethod
+    def _token_amount_from_read(read: AccountRead | None) -> int | None:
+        if read is None or read.owner != str(TOKEN_PROGRAM_ID) or len(read.data) < TOKEN_ACCOUNT_SIZE:
+            return None
+        return int.from_bytes(read.data[TOKEN_AMOUNT_OFFSET:TOKEN_AMOUNT_OFFSET + 8], "little")
+
+    def list_program_signatures(self, *, before: str | None = None, until: str | None = None,
+                                limit: int = 1000) -> list[SignatureInfo]:
+        """getSignaturesForAddress on the vault program: newest first, failed ones included."""
+        return self.get_signatures_for_address(self.program_id, before=before, until=until, limit=limit)
+
+    @cached_property
+    def _vault_instruction_layouts(self) -> dict[bytes, tuple[str, list[str]]]:
+        raw = json.loads((self.idl_dir / "collateral_vault.json").read_text())
+        return {bytes(ix["discriminator"]): (ix["name"], [a["name"] for a in ix["accounts"]]) for ix in raw["instructions"]}
+
+    def get_failed_vault_call(self, signature: str) -> FailedVaultCall | None:
+        """A failed transaction in which the vault program itself raised the error: the error
+        (code and IDL name), the vault instruction (decoded from its discriminator, accounts named
+        from the IDL) and, for a CPI, the program that invoked it. None when the transaction
+        succeeded, is unknown, or failed in another program."""
+        resp = self._call(
+            "getTransaction", self.rpc.get_transaction, Signature.from_string(signature),
+            encoding="json", commitment=self.commitment, max_supported_transaction_version=0,
+        )
+        result = json.loads(resp.to_json())["result"]
+        if result is None:
+            return None
+        meta = result.get("meta") or {}
+        err = meta.get("err")
+        if err is None:
+            return None
+        logs = meta.get("logMessages") or []
+        program = str(self.program_id)
+        failing = self._failing_program(logs)
+        message = result["transaction"]["message"]
+        loaded = meta.get("loadedAddresses") or {}
+        keys = message["accountKeys"] + loaded.get("writable", []) + loaded.get("readonly", [])
+        signers = keys[: message["header"]["numRequiredSignatures"]]
+        failed_index = err["InstructionError"][0] if isinstance(err, dict) and "InstructionError" in err else None
+        top = message["instructions"][failed_index] if failed_index is not None and failed_index < len(message["instructions"]) else None
+        candidates, invoked_by = [], None
+        if top is not None and keys[top["programIdIndex"]] == program:
+            candidates = [top]
+        elif top is not None:
+            invoked_by = keys[top["programIdIndex"]]
+            for group in meta.get("innerInstructions") or []:
+                if group["index"] == failed_index:
+                    candidates = [ix for ix in group["instructions"] if keys[ix["programIdIndex"]] == program]
+        # The vault program must be the one that raised the error (not a caller that failed on
+        # its own); without a failure log, only a top-level vault instruction counts.
+        if failing != program and not (failing is None and top is not None and invoked_by is None and candidates):
+            return None
+        described = self.describe_error(err, logs)
+        instruction, accounts = None, {}
+        for ix in reversed(candidates):  # the failing call is the last vault call of its group
+            data = b58decode(ix["data"])
+            layout = self._vault_instruction_layouts.get(data[:8])
+            if layout is None:
+                continue
+            instruction = layout[0]
+            accounts = {name: keys[i] for name, i in zip(layout[1], ix["accounts"])}
+            break
+        return FailedVaultCall(
+            signature=signature, slot=result["slot"], block_time=result.get("blockTime"),
+            error_code=described.code, error_name=described.name, instruction=instruction,
+            accounts=accounts, signers=list(signers), invoked_by=invoked_by, logs=logs,
+        )
+
+
+# ---- monitoring additions: value types (see the section at the end of ChainClient) ----
+
+
+@dataclass(frozen=True)
+class AccountRead:
+    address: str
+    slot: int
+    owner: str
+    lamports: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class VaultReading:
+    """A vault account and its token account, read in one call at `slot`."""
+
+    address: str
+    token_account: str
+    slot: int
+    vault: VaultAccount | None
+    token_amount: int | None
+
+
+@dataclass(frozen=True)
+class FailedVaultCall:
+    signature: str
+    slot: int
+    block_time: int | None
+    error_code: int | None
+    error_name: str
+    instruction: str | None
+    accounts: dict
+    signers: list
+    invoked_by: str | None  # the top-level program when the vault was called by CPI
+    logs: list
+
 
 _clients: dict[tuple, ChainClient] = {}
 _clients_lock = threading.Lock()

@@ -263,3 +263,34 @@ def channel_layers(redis_url, capacity=WS_CHANNEL_CAPACITY):
 
 
 CHANNEL_LAYERS = channel_layers(REDIS_URL)
+
+# monitoring jobs
+# The periodic jobs themselves (what runs, how often, each job's lock) are declared in
+# monitoring/schedules.py and synced into django-celery-beat's tables; these are their knobs.
+# Amounts are in the collateral's base units (USDT: 6 decimals).
+MONITOR_RECONCILIATION_LAG_GRACE_SECONDS = env_int("MONITOR_RECONCILIATION_LAG_GRACE_SECONDS", 600)
+MONITOR_LARGE_WITHDRAWAL_AMOUNT = env_int("MONITOR_LARGE_WITHDRAWAL_AMOUNT", 100_000 * 10**6)
+MONITOR_OUTFLOW_WINDOW_SECONDS = env_int("MONITOR_OUTFLOW_WINDOW_SECONDS", 3600)
+MONITOR_OUTFLOW_VAULT_AMOUNT = env_int("MONITOR_OUTFLOW_VAULT_AMOUNT", 250_000 * 10**6)
+MONITOR_OUTFLOW_TOTAL_AMOUNT = env_int("MONITOR_OUTFLOW_TOTAL_AMOUNT", 2_000_000 * 10**6)
+MONITOR_ANOMALY_LOOKBACK_SECONDS = env_int("MONITOR_ANOMALY_LOOKBACK_SECONDS", 24 * 3600)
+MONITOR_SIGNATURE_PAGE_SIZE = env_int("MONITOR_SIGNATURE_PAGE_SIZE", 1000)
+MONITOR_SIGNATURE_MAX_PAGES = env_int("MONITOR_SIGNATURE_MAX_PAGES", 10)
+# Retries of every monitoring job: countdown = factor * 2**retries seconds, capped (no jitter:
+# one worker pool, and a predictable schedule staff can read in the logs).
+MONITOR_RETRY_BACKOFF_FACTOR = env_int("MONITOR_RETRY_BACKOFF_FACTOR", 2)
+MONITOR_RETRY_BACKOFF_MAX_SECONDS = env_int("MONITOR_RETRY_BACKOFF_MAX_SECONDS", 300)
+MONITOR_MAX_RETRIES = env_int("MONITOR_MAX_RETRIES", 6)
+
+
+def celery_broker_url(redis_url):
+    """kombu has no `unix://` transport (the embedded Redis of `make run` is a unix socket):
+    the same socket and database as `redis+socket://`."""
+    parts = urlsplit(redis_url)
+    if parts.scheme != "unix":
+        return redis_url
+    database = parse_qs(parts.query).get("db", ["0"])[0]
+    return f"redis+socket://{parts.path}?virtual_host={database}"
+
+
+CELERY_BROKER_URL = celery_broker_url(REDIS_URL)

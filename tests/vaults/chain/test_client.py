@@ -64,3 +64,38 @@ def test_rpc_down_raises_chain_unavailable(offline_client):
     with pytest.raises(ChainUnavailable):
         offline_client.get_vault(Keypair().pubkey())
     assert offline_client.is_healthy() is False
+
+
+# ---- monitoring additions (getMultipleAccounts in batches, program signatures, failed calls) ----
+
+
+@pytest.mark.localnet
+def test_get_multiple_accounts_reads_in_calls_of_100_in_order(localnet):
+    from vaults.chain.client import TOKEN_PROGRAM_ID, get_chain_client
+
+    chain = get_chain_client()
+    mint, program = str(chain.usdt_mint), str(chain.program_id)
+    missing = [str(Keypair().pubkey()) for _ in range(230)]
+    # Known accounts at positions 0, 99, 100 and 229: both sides of each 100-address boundary.
+    addresses = list(missing)
+    addresses[0], addresses[99], addresses[100], addresses[229] = mint, program, mint, program
+    reads = chain.get_multiple_accounts(addresses)
+    assert len(reads) == 230
+    present = {i: r for i, r in enumerate(reads) if r is not None}
+    assert sorted(present) == [0, 99, 100, 229]
+    assert present[0].owner == str(TOKEN_PROGRAM_ID) and present[0].address == mint
+    assert present[99].address == program and present[229].address == program
+    assert all(r.slot > 0 for r in present.values())
+
+
+@pytest.mark.localnet
+def test_program_signatures_and_failed_calls(localnet):
+    from vaults.chain.client import get_chain_client
+
+    chain = get_chain_client()
+    entries = chain.list_program_signatures(limit=5)
+    assert 0 < len(entries) <= 5 and entries == sorted(entries, key=lambda e: -e.slot)
+    ok = next(e for e in chain.list_program_signatures(limit=1000) if not e.failed)
+    assert chain.get_failed_vault_call(ok.signature) is None  # succeeded: nothing to report
+    older = chain.list_program_signatures(before=entries[0].signature, limit=2)
+    assert entries[0].signature not in {e.signature for e in older}

@@ -1,0 +1,54 @@
+"""Admin: the monitoring dashboard (analytics) and the alerts, both read-only.
+
+The periodic jobs themselves are django-celery-beat's "Periodic tasks" (declared in
+monitoring/schedules.py; staff may change their schedule or disable them there).
+"""
+from django.contrib import admin
+from django.template.response import TemplateResponse
+
+from monitoring.models import Alert, MonitoringDashboard
+from monitoring.services.vault_monitor import VaultMonitor
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        return {}
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ("timestamp", "action", "severity", "message", "vault_owner", "signature", "outcome")
+    list_filter = ("action",)
+    search_fields = ("vault_owner", "signature", "details__message")
+    date_hierarchy = "timestamp"
+
+    @admin.display(description="severity")
+    def severity(self, obj):
+        return (obj.details or {}).get("severity", "")
+
+    @admin.display(description="message")
+    def message(self, obj):
+        return (obj.details or {}).get("message", "")
+
+
+@admin.register(MonitoringDashboard)
+class MonitoringDashboardAdmin(ReadOnlyAdmin):
+    """One page of aggregates instead of a list of rows."""
+
+    def changelist_view(self, request, extra_context=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Monitoring dashboard",
+            "opts": self.model._meta,
+            "analytics": VaultMonitor().analytics(),
+        }
+        return TemplateResponse(request, "admin/monitoring/dashboard.html", context)
