@@ -9,17 +9,14 @@ Every job:
   released before the retry is scheduled, and each job is idempotent, so a retry never doubles
   work.
 
-The indexer's passes are the indexer's code (monitoring/indexer/); these jobs only call its
-entry points, imported when the job runs:
+The indexer's passes are the indexer's code (monitoring/indexer/); these jobs only call them:
 - `monitoring.indexer.backfill.run_backfill_once()`: one backfill pass (getSignaturesForAddress
-  back to the stored cursor, then store what is missing);
+  back to the stored cursor, then store what is missing), the safety net behind `manage.py index`;
 - `monitoring.indexer.finality.run_finalization_pass()`: mark rows finalized, roll back the
   ones the chain no longer knows.
-Until that code is deployed the two jobs log a warning and return {"skipped": "..."}.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from functools import wraps
 
@@ -36,12 +33,6 @@ from vaults.chain.client import ChainError
 logger = logging.getLogger(__name__)
 
 RETRYABLE = (ChainError, RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError)
-
-INDEXER_ENTRY_POINTS = {
-    "monitoring.backfill": ("monitoring.indexer.backfill", "run_backfill_once"),
-    "monitoring.finalize": ("monitoring.indexer.finality", "run_finalization_pass"),
-}
-
 
 def monitoring_job(task_name: str):
     """Registers `fn` as the Celery task `task_name`, run under its job's lock, with back-off."""
@@ -69,37 +60,18 @@ def monitoring_job(task_name: str):
     return decorate
 
 
-def _indexer_entry_point(task_name: str):
-    module_name, function_name = INDEXER_ENTRY_POINTS[task_name]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        # Only the indexer module itself being absent is expected; a missing dependency of it
-        # is a real error.
-        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            return None
-        raise
-    return getattr(module, function_name, None)
-
-
-def _run_indexer(task_name: str):
-    entry = _indexer_entry_point(task_name)
-    if entry is None:
-        module_name, function_name = INDEXER_ENTRY_POINTS[task_name]
-        logger.warning("%s: %s.%s() is not available (the indexer is not installed); skipped",
-                       task_name, module_name, function_name)
-        return {"skipped": "indexer entry point missing"}
-    return {"result": entry()}
-
-
 @monitoring_job("monitoring.backfill")
 def backfill():
-    return _run_indexer("monitoring.backfill")
+    from monitoring.indexer.backfill import run_backfill_once
+
+    return {"result": run_backfill_once()}
 
 
 @monitoring_job("monitoring.finalize")
 def finalize():
-    return _run_indexer("monitoring.finalize")
+    from monitoring.indexer.finality import run_finalization_pass
+
+    return {"result": run_finalization_pass()}
 
 
 @monitoring_job("monitoring.reconcile")

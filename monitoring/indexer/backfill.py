@@ -74,3 +74,24 @@ def backfill_program(chain: ChainClient, *, page_limit: int = 1000) -> BackfillR
         logger.info("backfill: %d signatures since the cursor, %d applied, %d new events", report.seen,
                     report.indexed, report.new_events)
     return report
+
+
+def run_backfill_once() -> dict:
+    """The Celery safety net's entry point (monitoring.tasks.backfill): one backfill round with
+    the configured page size, then repair of any sequence gap it saw. Safe beside a running
+    indexer: every write is keyed on (signature, event index)."""
+    from django.conf import settings
+
+    from monitoring.indexer.gaps import fill_vault_gap
+    from vaults.chain.client import get_chain_client
+
+    chain = get_chain_client()
+    page_limit = settings.INDEXER_SIGNATURE_PAGE_LIMIT
+    report = backfill_program(chain, page_limit=page_limit)
+    repairs = [fill_vault_gap(chain, vault, page_limit=page_limit) for vault in sorted(report.gaps)]
+    return {
+        "seen": report.seen,
+        "indexed": report.indexed,
+        "new_events": report.new_events,
+        "gaps_repaired": sum(1 for repair in repairs if repair.indexed),
+    }

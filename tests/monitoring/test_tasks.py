@@ -1,7 +1,6 @@
 """The periodic jobs, run through Celery (eagerly, `apply()`) against the real local validator,
 PostgreSQL and Redis: the Redis lock, the back-off schedule, the TVL job, the snapshots and the
 indexer's entry points."""
-import importlib
 import threading
 
 import pytest
@@ -149,27 +148,9 @@ def test_monitor_job_runs_the_security_watch(dev_vault, settings, staff_alerts):
     assert set(result) == {"unauthorized", "anomalies"} and result["anomalies"] == 0  # deposits only
 
 
-def _indexer_module(name):
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError:
-        return None
-
-
-def test_indexer_jobs_wait_for_the_indexer_entry_points():
-    """Until monitoring/indexer/ provides backfill.run_backfill_once() and
-    finality.run_finalization_pass(), the jobs skip with a warning instead of failing."""
-    for task, module in (("monitoring.backfill", "monitoring.indexer.backfill"),
-                         ("monitoring.finalize", "monitoring.indexer.finality")):
-        if _indexer_module(module) is not None:
-            continue  # covered by the tests below
-        assert TASKS[task].apply().result == {"skipped": "indexer entry point missing"}
-
-
 @pytest.mark.localnet
 def test_backfill_job_stores_a_deposit_nobody_recorded(chain, localnet, settings):
-    """Runs once the indexer provides monitoring.indexer.backfill.run_backfill_once()."""
-    pytest.importorskip("monitoring.indexer.backfill")
+    """The safety net stores what no live stream delivered (no indexer process runs here)."""
     from solders.keypair import Keypair
 
     from tests.localnet import fund_wallet
@@ -194,8 +175,6 @@ def test_backfill_job_stores_a_deposit_nobody_recorded(chain, localnet, settings
 
 @pytest.mark.localnet
 def test_finalization_job_keeps_rows_the_chain_knows(dev_vault):
-    """Runs once the indexer provides monitoring.indexer.finality.run_finalization_pass()."""
-    pytest.importorskip("monitoring.indexer.finality")
     user = dev_vault(deposit=9_000)
     result = tasks.finalize.apply()
     assert result.successful(), result.result
