@@ -51,7 +51,7 @@ def test_dashboard_shows_tvl_flows_reconciliation_and_alerts(staff_client, histo
     assert analytics["reconciliation"]["counts"]["mismatch"] == 1
     assert [a.details["message"] for a in analytics["recent_alerts"]] == ["off by +123"]
     body = page.content.decode()
-    assert "1500000" in body and "off by +123" in body
+    assert "1.500000 USDT" in body and "off by +123" in body
 
 
 def test_alerts_are_the_audit_trail_alert_rows_and_read_only(staff_client, history):

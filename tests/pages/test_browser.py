@@ -91,3 +91,17 @@ def test_api_docs_render_the_seed_endpoints_offline(live_server, browser):
     paths = set(page.locator(".opblock-summary-path").all_inner_texts())
     assert {"/vault/deposit", "/vault/withdraw", "/vault/initialize", "/vault/tvl"} <= {p.strip() for p in paths}
     assert requested_hosts == {live_server.url.split("/")[2]}, requested_hosts
+
+
+def test_monitoring_dashboard_shows_the_ledgers_tvl(live_server, staff, vault_row, browser, tmp_path):
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/monitoring/monitoringdashboard/")
+    page.fill("#id_username", staff[0])
+    page.fill("#id_password", staff[1])
+    page.click("input[type=submit]")
+    page.wait_for_selector("#tvl")
+    # The one vault row holds 1,000,000 base units.
+    assert page.inner_text("#tvl").startswith("1.000000 USDT in 1 open vaults")
+    for heading in ["Reconciliation, last 24 h", "TVL over time (hourly snapshots)", "Alerts (last 30 days)"]:
+        assert page.locator(f"h2:text-is('{heading}')").count() == 1, heading
+    page.screenshot(path=str(Path(tmp_path) / "monitoring-dashboard.png"), full_page=True)

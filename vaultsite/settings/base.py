@@ -294,3 +294,7 @@ def celery_broker_url(redis_url):
 
 
 CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
+
+# How amounts are shown to people (the admin); stored and served as integers in base units.
+COLLATERAL_DECIMALS = env_int("COLLATERAL_DECIMALS", 6)
+COLLATERAL_SYMBOL = env("COLLATERAL_SYMBOL", "USDT")
