@@ -97,6 +97,7 @@ def main() -> int:
     parser.add_argument("--deposits", type=int, default=500)
     parser.add_argument("--rate", type=float, default=25.0, help="deposits sent per second")
     parser.add_argument("--update", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--section", default="indexer-lag", help="the marked section of --update to replace")
     args = parser.parse_args()
 
     import psycopg
@@ -215,7 +216,7 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
     lines = [
         f"{args.deposits} deposits sent at {args.rate:g}/s; {len(confirmed_at)} confirmed; "
         f"{len(rows)} rows stored; {len(arrivals)} `deposit` messages received. Measured "
-        f"{datetime.now(tz=timezone.utc):%Y-%m-%d} with `make bench-lag`.",
+        f"{datetime.now(tz=timezone.utc):%Y-%m-%d} with `python scripts/bench_lag.py --deposits {args.deposits} --rate {args.rate:g}`.",
         "",
         "| lag from confirmation to | samples | p50 ms | p90 ms | p99 ms | max ms | mean ms |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -224,7 +225,7 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
     ]
     report = "\n".join(lines)
     print(report)
-    update_section(args.update, "indexer-lag", report)
+    update_section(args.update, args.section, report)
     missing = len(confirmed_at) - min(len(rows), len(arrivals))
     return 0 if missing == 0 and len(confirmed_at) == args.deposits else 1
 
