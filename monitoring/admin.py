@@ -8,18 +8,10 @@ from django.template.response import TemplateResponse
 
 from monitoring.models import Alert, MonitoringDashboard
 from monitoring.services.vault_monitor import VaultMonitor
+from vaults.admin import ReadOnlyAdmin as VaultsReadOnlyAdmin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+class ReadOnlyAdmin(VaultsReadOnlyAdmin):
     def get_actions(self, request):
         return {}
 

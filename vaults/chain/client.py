@@ -493,12 +493,17 @@ class ChainClient:
             time.sleep(0.2)
         raise TransactionExpired(f"{signature} not confirmed within {timeout} s")
 
-    def get_transaction(self, signature: str) -> ConfirmedTransaction | None:
+    def _transaction_json(self, signature: str) -> dict | None:
+        """getTransaction (json encoding, v0 allowed) at this client's commitment; None when the
+        chain does not know the signature."""
         resp = self._call(
             "getTransaction", self.rpc.get_transaction, Signature.from_string(signature),
             encoding="json", commitment=self.commitment, max_supported_transaction_version=0,
         )
-        result = json.loads(resp.to_json())["result"]
+        return json.loads(resp.to_json())["result"]
+
+    def get_transaction(self, signature: str) -> ConfirmedTransaction | None:
+        result = self._transaction_json(signature)
         if result is None:
             return None
         meta = result.get("meta") or {}
@@ -671,11 +676,7 @@ class ChainClient:
         (code and IDL name), the vault instruction (decoded from its discriminator, accounts named
         from the IDL) and, for a CPI, the program that invoked it. None when the transaction
         succeeded, is unknown, or failed in another program."""
-        resp = self._call(
-            "getTransaction", self.rpc.get_transaction, Signature.from_string(signature),
-            encoding="json", commitment=self.commitment, max_supported_transaction_version=0,
-        )
-        result = json.loads(resp.to_json())["result"]
+        result = self._transaction_json(signature)
         if result is None:
             return None
         meta = result.get("meta") or {}
