@@ -41,8 +41,11 @@ def test_instructions_follow_the_idl_account_order(offline_client):
 
 
 def test_parse_pubkey_is_strict():
-    key = Keypair().pubkey()
+    # A fixed 44-character key: one more base58 digit multiplies it by 58, past 2**256, so it can
+    # never decode to 32 bytes (a random key might encode in 43 characters, where it can).
+    key = Pubkey.from_string("7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU")
     assert parse_pubkey(str(key)) == key
+    assert parse_pubkey(str(Keypair().pubkey())) is not None
     for bad in ["", "abc", "0" * 44, "l" * 44, 5, None, str(key) + "1"]:
         with pytest.raises(ValueError):
             parse_pubkey(bad)
