@@ -144,6 +144,8 @@ def publish_on_commit(messages: list[dict]) -> None:
 
 # Transaction types that have a stream message; `initialize` and `close` have none.
 STREAMED_TRANSACTION_TYPES = {
+    "initialize": "vault_initialized",
+    "close": "vault_closed",
     "deposit": "deposit",
     "withdrawal": "withdrawal",
     "surplus": "surplus",

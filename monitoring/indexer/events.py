@@ -7,8 +7,11 @@ from monitoring import streams
 from vaults.chain.client import ProgramEvent
 from vaults.services.ledger import EVENT_TRANSACTION_TYPES
 
-# Event name -> the stream message kind (initialize and close only move balances).
+# Event name -> the stream message kind. Every event that numbers a vault's sequence has one, so
+# a client following a vault sees every `seq` (initialize and close with amount 0).
 STREAM_KINDS = {
+    "VaultInitializedEvent": "vault_initialized",
+    "VaultClosedEvent": "vault_closed",
     "DepositEvent": "deposit",
     "WithdrawEvent": "withdrawal",
     "LockEvent": "lock",
