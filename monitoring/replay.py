@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from monitoring import streams
+from monitoring.models import IndexedEvent
 from vaults.models import Transaction, Vault
 
 
@@ -46,19 +47,11 @@ def missed_since(vault_row: Vault | None, last_seq: int, *, limit: int) -> Repla
     REST API and subscribe again with a newer `last_seq`)."""
     if vault_row is None:
         return Replay(vault=None)
-    rows = list(
-        Transaction.objects.filter(
-            vault=vault_row, event_seq__gt=last_seq,
-            transaction_type__in=list(streams.STREAMED_TRANSACTION_TYPES),
-        )
-        .select_related("vault", "counterparty_vault")
-        .order_by("event_seq", "event_index")[: limit + 1]
-    )
-    if len(rows) > limit:
-        raise ReplayTooLarge(len(rows), limit)
+    messages = _own_events(vault_row, last_seq, limit) + _incoming_transfers(vault_row, last_seq, limit)
+    if len(messages) > limit:
+        raise ReplayTooLarge(len(messages), limit)
     replay = Replay(vault=vault_row.address)
-    for row in rows:
-        message = streams.message_for_transaction(row)
+    for message in sorted(messages, key=lambda m: m["seq"]):
         replay.messages.append(message)
         replay.last_event_seq = message["seq"]
     # Read after the rows: the balance is at least as new as the last replayed event.
@@ -67,3 +60,36 @@ def missed_since(vault_row: Vault | None, last_seq: int, *, limit: int) -> Repla
     replay.messages.append(balance)
     replay.balance_seq = balance["seq"]
     return replay
+
+
+def _own_events(vault_row: Vault, last_seq: int, limit: int) -> list[dict]:
+    rows = (
+        Transaction.objects.filter(
+            vault=vault_row, event_seq__gt=last_seq,
+            transaction_type__in=list(streams.STREAMED_TRANSACTION_TYPES),
+        )
+        .select_related("vault", "counterparty_vault")
+        .order_by("event_seq", "event_index")[: limit + 1]
+    )
+    return [streams.message_for_transaction(row) for row in rows]
+
+
+def _incoming_transfers(vault_row: Vault, last_seq: int, limit: int) -> list[dict]:
+    """Transfers into the vault: their `transactions` row is the sender's, and the receiving
+    vault's seq is in the indexer's per-vault record."""
+    receiver_seqs = {
+        (signature, index): seq
+        for signature, index, seq in IndexedEvent.objects.filter(vault_address=vault_row.address, seq__gt=last_seq)
+        .values_list("signature", "event_index", "seq")
+    }
+    if not receiver_seqs:
+        return []
+    rows = (
+        Transaction.objects.filter(counterparty_vault=vault_row, transaction_type=Transaction.Type.TRANSFER,
+                                   signature__in={signature for signature, _ in receiver_seqs})
+        .select_related("vault", "counterparty_vault")[: limit + 1]
+    )
+    return [
+        streams.message_for_transaction(row, receiver_seq=receiver_seqs[(row.signature, row.event_index)])
+        for row in rows if (row.signature, row.event_index) in receiver_seqs
+    ]

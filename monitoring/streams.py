@@ -155,20 +155,25 @@ STREAMED_TRANSACTION_TYPES = {
 }
 
 
-def message_for_transaction(row) -> dict | None:
+def message_for_transaction(row, *, receiver_seq: int | None = None) -> dict | None:
     """The stream message of one stored `vaults.models.Transaction` (its `vault` and, for a
-    transfer, its `counterparty_vault` loaded), or None for types that are not streamed."""
+    transfer, its `counterparty_vault` loaded), exactly as the live stream announced it; None
+    for types that are not streamed. A transfer row is the sender's; with `receiver_seq` it is
+    rendered for the receiving vault instead (whose seq the `transactions` row does not keep)."""
     kind = STREAMED_TRANSACTION_TYPES.get(row.transaction_type)
     if kind is None:
         return None
-    extra = {}
+    vault, seq, extra = row.vault, _int_or_none(row.event_seq), {}
     if kind == "transfer" and row.counterparty_vault is not None:
-        extra = {"to_vault": row.counterparty_vault.address, "to_owner": row.counterparty_vault.owner}
+        if receiver_seq is None:
+            extra = {"direction": "out", "counterparty": row.counterparty_vault.address}
+        else:
+            vault, seq = row.counterparty_vault, receiver_seq
+            extra = {"direction": "in", "counterparty": row.vault.address}
     if kind in ("lock", "unlock", "transfer") and row.caller_program:
         extra["caller_program"] = row.caller_program
-    return vault_event(kind, owner=row.vault.owner, vault=row.vault.address, amount=int(row.amount),
-                       signature=row.signature, timestamp=row.timestamp, seq=_int_or_none(row.event_seq),
-                       slot=row.slot, **extra)
+    return vault_event(kind, owner=vault.owner, vault=vault.address, amount=int(row.amount),
+                       signature=row.signature, timestamp=row.timestamp, seq=seq, slot=row.slot, **extra)
 
 
 def balance_update_for_vault(vault) -> dict:

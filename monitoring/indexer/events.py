@@ -64,19 +64,21 @@ def stream_messages(event: ProgramEvent, *, signature: str, slot: int, timestamp
     if kind is None:
         return []
     amount = event.fields.get("amount", 0)
+    # The same fields as a replayed message (monitoring.streams.message_for_transaction).
+    caller = {"caller_program": event.fields["caller_program"]} if "caller_program" in event.fields else {}
     sides = vault_sides(event)
     if kind != "transfer":
         side = sides[0]
         return [streams.vault_event(kind, owner=side.owner, vault=side.vault, amount=amount, signature=signature,
-                                    timestamp=timestamp, seq=side.seq, slot=slot)]
+                                    timestamp=timestamp, seq=side.seq, slot=slot, **caller)]
     sender, receiver = sides
     return [
         streams.vault_event("transfer", owner=sender.owner, vault=sender.vault, amount=amount, signature=signature,
                             timestamp=timestamp, seq=sender.seq, slot=slot, direction="out",
-                            counterparty=receiver.vault),
+                            counterparty=receiver.vault, **caller),
         streams.vault_event("transfer", owner=receiver.owner, vault=receiver.vault, amount=amount,
                             signature=signature, timestamp=timestamp, seq=receiver.seq, slot=slot, direction="in",
-                            counterparty=sender.vault),
+                            counterparty=sender.vault, **caller),
     ]
 
 
