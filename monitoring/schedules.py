@@ -50,6 +50,9 @@ JOBS: tuple[Job, ...] = (
     Job("monitoring: reconciliation", "monitoring.reconcile", lock_seconds=600, every_seconds=300,
         description="Chain vault accounts vs token accounts vs the database ledger; one reconciliation_logs row "
                     "per vault; alerts on a mismatch."),
+    Job("monitoring: vault discovery", "monitoring.discover_vaults", lock_seconds=600, every_seconds=900,
+        description="getProgramAccounts for every vault account; a vault on chain that the database never "
+                    "stored (past the lag grace period) is a critical alert."),
     Job("monitoring: hourly snapshots", "monitoring.snapshot_hourly", lock_seconds=600, crontab={"minute": "*/10"},
         description="One hourly balance_snapshots row per open vault, taken by the first run of each hour."),
     Job("monitoring: daily snapshots", "monitoring.snapshot_daily", lock_seconds=1200, crontab={"minute": "*/30"},

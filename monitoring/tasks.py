@@ -85,6 +85,15 @@ def reconcile():
     return counts
 
 
+@monitoring_job("monitoring.discover_vaults")
+def discover_vaults():
+    from monitoring.services.balance_tracker import BalanceTracker
+
+    logs = BalanceTracker().reconcile_unknown_vaults()
+    return {"unknown_vaults": len(logs),
+            "missing_from_ledger": sum(1 for log in logs if log.status == log.Status.MISMATCH)}
+
+
 @monitoring_job("monitoring.snapshot_hourly")
 def snapshot_hourly():
     from monitoring.services.balance_tracker import BalanceTracker

@@ -217,6 +217,46 @@ class BalanceTracker:
         vaults = list(Vault.objects.filter(is_closed=False).order_by("pk"))
         return self.reconcile(vaults) if vaults else []
 
+    def reconcile_unknown_vaults(self) -> list[ReconciliationLog]:
+        """Vault accounts on chain that the database has never stored. A vault younger than the
+        lag grace period may simply not be indexed yet (status `error`); an older one is a
+        mismatch: the ledger is missing a whole vault (its full balance is the difference)."""
+        onchain = set(self.chain.list_vault_addresses())
+        known = set(Vault.objects.filter(address__in=onchain).values_list("address", flat=True))
+        unknown = sorted(onchain - known)
+        if not unknown:
+            return []
+        # The token account is only known once the vault is read; the vault is read twice instead.
+        readings = [r for r in self.chain.read_vaults([(address, address) for address in unknown]) if r.vault]
+        now = datetime.now(tz=timezone.utc).timestamp()
+        grace = settings.MONITOR_RECONCILIATION_LAG_GRACE_SECONDS
+        logs = []
+        with transaction.atomic():
+            for reading in readings:
+                state = reading.vault
+                overdue = now - state.created_at > grace
+                log = ReconciliationLog.objects.create(
+                    vault=None, slot=reading.slot, onchain_total_balance=state.total_balance,
+                    token_account_amount=None, database_total_balance=None, difference=-state.total_balance,
+                    status=ReconciliationLog.Status.MISMATCH if overdue else ReconciliationLog.Status.ERROR,
+                    details={"reason": "vault_missing_from_ledger" if overdue else "vault_not_yet_indexed",
+                             "vault": reading.address, "owner": state.owner, "onchain_event_seq": state.event_seq,
+                             "created_at": state.created_at},
+                )
+                logs.append(log)
+                if overdue and not already_alerted("vault_missing_from_ledger", [reading.address]):
+                    raise_alert(
+                        kind="vault_missing_from_ledger", severity=Severity.CRITICAL, source=SOURCE,
+                        vault=reading.address, vault_owner=state.owner,
+                        message=(f"vault {reading.address} (owner {state.owner}) exists on chain with "
+                                 f"{state.total_balance} base units but not in the database"),
+                        details={"dedupe_key": reading.address, "reconciliation_log_id": log.pk, "slot": reading.slot,
+                                 "onchain_total_balance": state.total_balance, "onchain_event_seq": state.event_seq},
+                    )
+        if logs:
+            logger.warning("reconciliation: %d vaults on chain unknown to the database", len(logs))
+        return logs
+
     def reconcile(self, vaults: list[Vault]) -> list[ReconciliationLog]:
         # 1. the database (one snapshot), 2. the chain (batched), 3. one write transaction.
         with _one_snapshot():

@@ -152,6 +152,45 @@ def test_a_vault_account_missing_for_longer_than_the_grace_is_reported(chain, se
     assert message["kind"] == "reconciliation_stale" and "missing on chain" in message["message"]
 
 
+def _vault_the_database_never_saw(chain, localnet, amount):
+    """A vault opened and funded straight on the validator, recorded by nobody."""
+    from tests.localnet import fund_wallet
+    from vaults.services.transaction_builder import TransactionBuilder
+
+    user = Keypair()
+    fund_wallet(chain, localnet, user.pubkey(), tokens=amount)
+    builder = TransactionBuilder(chain)
+    for instruction in (chain.initialize_vault_instruction(user.pubkey()),
+                        chain.deposit_instruction(user.pubkey(), amount, chain.associated_token_address(user.pubkey()))):
+        built = builder.build([instruction], user.pubkey(), [user])
+        chain.confirm(chain.send(built.transaction), built.last_valid_block_height)
+    return str(chain.vault_address(user.pubkey())), str(user.pubkey())
+
+
+def test_vaults_on_chain_unknown_to_the_database_are_found(chain, localnet, settings, staff_alerts):
+    vault, owner = _vault_the_database_never_saw(chain, localnet, 70_000)
+    assert vault in chain.list_vault_addresses()
+    tracker = BalanceTracker(chain)
+
+    settings.MONITOR_RECONCILIATION_LAG_GRACE_SECONDS = 3600  # young: maybe not indexed yet
+    [young] = [log for log in tracker.reconcile_unknown_vaults() if log.details["vault"] == vault]
+    assert (young.status, young.details["reason"]) == ("error", "vault_not_yet_indexed")
+    assert [m for m in staff_alerts.receive_all(timeout=0.5) if m.get("vault") == vault] == []
+
+    settings.MONITOR_RECONCILIATION_LAG_GRACE_SECONDS = 0
+    [log] = [log for log in tracker.reconcile_unknown_vaults() if log.details["vault"] == vault]
+    assert (log.status, log.details["reason"], log.details["owner"]) == ("mismatch", "vault_missing_from_ledger", owner)
+    assert (log.onchain_total_balance, log.database_total_balance, log.difference) == (70_000, None, -70_000)
+    alert = next(m for m in staff_alerts.receive_all(timeout=2) if m.get("vault") == vault)
+    assert alert["kind"] == "vault_missing_from_ledger" and "70000 base units" in alert["message"]
+    # Reported once: the next run logs it again but does not alert again.
+    tracker.reconcile_unknown_vaults()
+    assert [m for m in staff_alerts.receive_all(timeout=0.5) if m.get("vault") == vault] == []
+    # Once the database knows the vault, it is no longer unknown.
+    Vault.objects.create(owner=owner, address=vault, token_account="t" * 44, onchain_created_at=0)
+    assert vault not in {log.details["vault"] for log in tracker.reconcile_unknown_vaults()}
+
+
 def test_hourly_and_daily_snapshots_are_taken_once_per_period(dev_vault, chain):
     first, second = dev_vault(deposit=10_000), dev_vault(deposit=20_000)
     tracker = BalanceTracker(chain)

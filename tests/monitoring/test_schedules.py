@@ -12,8 +12,9 @@ from vaultsite.celery import app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-REQUIRED_TASKS = {"monitoring.backfill", "monitoring.finalize", "monitoring.reconcile", "monitoring.snapshot_hourly",
-                  "monitoring.snapshot_daily", "monitoring.tvl_update", "monitoring.monitor_vaults"}
+REQUIRED_TASKS = {"monitoring.backfill", "monitoring.finalize", "monitoring.reconcile", "monitoring.discover_vaults",
+                  "monitoring.snapshot_hourly", "monitoring.snapshot_daily", "monitoring.tvl_update",
+                  "monitoring.monitor_vaults"}
 
 
 @pytest.fixture

@@ -180,3 +180,15 @@ def test_finalization_job_keeps_rows_the_chain_knows(dev_vault):
     assert result.successful(), result.result
     assert Transaction.objects.filter(vault__owner=user.owner, transaction_type="deposit", amount=9_000).count() == 1
 
+
+
+@pytest.mark.localnet
+def test_vault_discovery_job_reports_vaults_the_database_never_stored(chain, localnet, settings):
+    from tests.monitoring.test_balance_tracker import _vault_the_database_never_saw
+
+    settings.MONITOR_RECONCILIATION_LAG_GRACE_SECONDS = 0
+    vault, _ = _vault_the_database_never_saw(chain, localnet, 5_000)
+    result = tasks.discover_vaults.apply()
+    assert result.successful(), result.result
+    assert result.result["missing_from_ledger"] >= 1
+    assert ReconciliationLog.objects.filter(details__vault=vault, status="mismatch").count() == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import logging
 import re
@@ -25,7 +26,7 @@ from solana.rpc.api import Client
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment
 from solana.rpc.core import RPCException
-from solana.rpc.types import TxOpts
+from solana.rpc.types import DataSliceOpts, MemcmpOpts, TxOpts
 from solders.hash import Hash
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
@@ -146,6 +147,17 @@ def b58decode(text: str) -> bytes:
     body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
     leading_zeros = len(text) - len(text.lstrip("1"))
     return b"\0" * leading_zeros + body
+
+
+def b58encode(data: bytes) -> str:
+    """The inverse of b58decode (memcmp filters take base58)."""
+    number = int.from_bytes(data, "big")
+    digits = []
+    while number:
+        number, digit = divmod(number, 58)
+        digits.append(B58_ALPHABET[digit])
+    leading_zeros = len(data) - len(data.lstrip(b"\0"))
+    return "1" * leading_zeros + "".join(reversed(digits))
 
 
 def parse_pubkey(value) -> Pubkey:
@@ -624,6 +636,18 @@ class ChainClient:
                     data=bytes(account.data),
                 ))
         return out
+
+    def list_vault_addresses(self) -> list[str]:
+        """Every CollateralVault account the program owns (getProgramAccounts filtered on the
+        account discriminator, no data returned): how reconciliation finds vaults the database
+        does not know."""
+        discriminator = hashlib.sha256(b"account:CollateralVault").digest()[:8]
+        resp = self._call(
+            "getProgramAccounts", self.rpc.get_program_accounts, self.program_id, self.commitment, "base64",
+            DataSliceOpts(offset=0, length=0),
+            [MemcmpOpts(offset=0, bytes=b58encode(discriminator))],
+        )
+        return [str(item.pubkey) for item in resp.value]
 
     def read_vaults(self, vaults) -> list[VaultReading]:
         """Each (vault address, token account address) pair read in the same getMultipleAccounts
