@@ -36,6 +36,13 @@ def staff(django_user_model):
     return "staff", "correct horse battery"
 
 
+def sign_in(page, live_server, staff, next_path="/admin/"):
+    page.goto(f"{live_server.url}/admin/login/?next={next_path}")
+    page.fill("#id_username", staff[0])
+    page.fill("#id_password", staff[1])
+    page.click("input[type=submit]")
+
+
 @pytest.fixture
 def vault_row(db):
     return Vault.objects.create(owner="7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU",
@@ -52,10 +59,7 @@ def audit_row(db):
 
 def test_staff_signs_in_and_sees_the_back_office(live_server, staff, vault_row, browser, tmp_path):
     page = browser.new_page()
-    page.goto(f"{live_server.url}/admin/")
-    page.fill("#id_username", staff[0])
-    page.fill("#id_password", staff[1])
-    page.click("input[type=submit]")
+    sign_in(page, live_server, staff)
     page.wait_for_selector("#content-main")
     text = page.inner_text("#content-main")
     for section in ["Vaults", "Transactions", "Balance snapshots", "Reconciliation logs", "Audit trail"]:
@@ -72,10 +76,7 @@ def test_staff_signs_in_and_sees_the_back_office(live_server, staff, vault_row, 
 
 def test_audit_trail_offers_no_way_to_edit(live_server, staff, audit_row, browser):
     page = browser.new_page()
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/vaults/audittrail/{audit_row.pk}/change/")
-    page.fill("#id_username", staff[0])
-    page.fill("#id_password", staff[1])
-    page.click("input[type=submit]")
+    sign_in(page, live_server, staff, f"/admin/vaults/audittrail/{audit_row.pk}/change/")
     page.wait_for_selector("#content-main")
     assert "vault.deposit" in page.inner_text("#content-main")
     assert page.locator("input[name=_save]").count() == 0
@@ -95,10 +96,7 @@ def test_api_docs_render_the_seed_endpoints_offline(live_server, browser):
 
 def test_monitoring_dashboard_shows_the_ledgers_tvl(live_server, staff, vault_row, browser, tmp_path):
     page = browser.new_page()
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/monitoring/monitoringdashboard/")
-    page.fill("#id_username", staff[0])
-    page.fill("#id_password", staff[1])
-    page.click("input[type=submit]")
+    sign_in(page, live_server, staff, "/admin/monitoring/monitoringdashboard/")
     page.wait_for_selector("#tvl")
     # The one vault row holds 1,000,000 base units.
     assert page.inner_text("#tvl").startswith("1.000000 USDT in 1 open vaults")
