@@ -9,8 +9,9 @@ export LD_LIBRARY_PATH := /usr/lib/llvm-22/lib$(if $(LD_LIBRARY_PATH),:$(LD_LIBR
 .PHONY: bench-lag browser help venv toolchain program program-release verify-program idl test test-rust test-python bench-program run clean node-deps localnet
 
 help:
-	@echo "make run              the back office on embedded PostgreSQL/Redis + the local validator (Ctrl-C stops)"
-	@echo "make test             the whole test suite (reproducible build, Rust unit tests, SVM tests)"
+	@echo "make run              the whole system on embedded PostgreSQL/Redis + the local validator:"
+	@echo "                      web (API, admin, /ws), indexer, Celery worker and beat (Ctrl-C stops)"
+	@echo "make test             every test: reproducible build, Rust unit tests, SVM, back office, browser"
 	@echo "make program          build both programs to target/deploy/*.so (offline SBF toolchain)"
 	@echo "make program-release  build and commit-stage the binaries in programs/deploy/"
 	@echo "make idl              regenerate idl/*.json from the program sources"
