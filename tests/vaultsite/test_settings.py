@@ -1,4 +1,5 @@
 """Settings that the processes depend on: the Celery broker URL for each kind of Redis URL."""
+import pytest
 from kombu import Connection
 
 from vaultsite.settings.base import celery_broker_url
@@ -25,3 +26,35 @@ def test_a_worker_can_use_the_embedded_redis_socket(tmp_path):
             queue.close()
     finally:
         server.shutdown()
+
+
+def test_database_url_configures_a_connection_pool():
+    from vaultsite.settings.base import database_from_url
+
+    pooled = database_from_url("postgresql://u@h:5432/db", pool_min_size=1, pool_max_size=7)
+    assert pooled["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 7, "timeout": 10}
+    assert pooled["CONN_MAX_AGE"] == 0  # Django refuses persistent connections with a pool
+    assert database_from_url("postgresql://u@h:5432/db", pool_max_size=0)["OPTIONS"] == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_reuse_pooled_database_sessions(client):
+    """Each request gives its connection back to the pool at the end; the next one takes a pooled
+    session instead of opening a new one (a new session per request was the old cost)."""
+    from django.db import connection
+
+    def backend_pid():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+
+    assert connection.settings_dict["OPTIONS"].get("pool")
+    pids = set()
+    for _ in range(8):
+        assert client.get("/vault/tvl").status_code == 200
+        pids.add(backend_pid())
+        connection.close()  # what the end of a request does
+    pool = connection.pool
+    assert len(pids) <= pool.max_size
+    assert len(pids) < 8
+    assert pool.get_stats()["connections_num"] <= pool.max_size

@@ -201,6 +201,8 @@ class ChainClient:
         self.timeout = timeout
         self.idl_dir = Path(idl_dir or settings.IDL_DIR)
         self.rpc = Client(rpc_url, commitment=self.commitment, timeout=timeout)
+        # Keep-alive connections for the raw calls too (httpx.Client is thread-safe).
+        self._http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
 
     # ---- IDL and coder ----
 
@@ -342,7 +344,7 @@ class ChainClient:
         """For the few methods solana-py 0.36 lacks (getRecentPrioritizationFees)."""
         body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
         try:
-            response = httpx.post(self.rpc_url, json=body, timeout=self.timeout)
+            response = self._http.post(self.rpc_url, json=body)
             response.raise_for_status()
             payload = response.json()
         except (httpx.HTTPError, ValueError) as exc:

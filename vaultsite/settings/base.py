@@ -32,8 +32,13 @@ def env_int(name, default):
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
 
 
-def database_from_url(url):
-    """postgresql://user:pass@host:port/name, or ?host=/socket/dir for a unix socket (pgserver)."""
+def database_from_url(url, *, pool_min_size=2, pool_max_size=10, pool_timeout=10):
+    """postgresql://user:pass@host:port/name, or ?host=/socket/dir for a unix socket (pgserver).
+
+    Connections come from a psycopg pool per process (web, consumers, indexer, workers), so no
+    request or job pays for a new PostgreSQL session. Django returns a connection to the pool
+    where it would otherwise close it (end of request, `close_old_connections`), which is how
+    pooling fits ASGI: CONN_MAX_AGE would keep one connection per thread and context and leak."""
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ImproperlyConfigured(f"DATABASE_URL must be a PostgreSQL URL, got scheme {parts.scheme!r}")
@@ -45,8 +50,9 @@ def database_from_url(url):
         "PASSWORD": unquote(parts.password or ""),
         "HOST": query.get("host", [parts.hostname or ""])[0],
         "PORT": str(parts.port or ""),
-        # Daphne runs sync views in a thread pool: persistent connections would leak per thread.
-        "CONN_MAX_AGE": 0,
+        "CONN_MAX_AGE": 0,  # with the pool, "close" means "give back"
+        "OPTIONS": {"pool": {"min_size": pool_min_size, "max_size": pool_max_size, "timeout": pool_timeout}}
+        if pool_max_size > 0 else {},
     }
 
 
@@ -111,13 +117,19 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/collateral_vault")
-DATABASES = {"default": database_from_url(DATABASE_URL)}
+# DATABASE_POOL_MAX_SIZE=0 turns pooling off (a connection per request, as Django does by default).
+DATABASES = {"default": database_from_url(
+    DATABASE_URL,
+    pool_min_size=env_int("DATABASE_POOL_MIN_SIZE", 2),
+    pool_max_size=env_int("DATABASE_POOL_MAX_SIZE", 10),
+    pool_timeout=env_int("DATABASE_POOL_TIMEOUT_SECONDS", 10),
+)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "vaults.cache.SharedPoolRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "cvms",
     }

@@ -5,7 +5,7 @@ from .base import channel_layers, env
 
 SECRET_KEY = "test-only-key"
 REDIS_URL = env("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "cvms-test"}}
+CACHES = {"default": {"BACKEND": "vaults.cache.SharedPoolRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "cvms-test"}}
 CHANNEL_LAYERS = channel_layers(REDIS_URL)
 CELERY_BROKER_URL = REDIS_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
