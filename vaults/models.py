@@ -96,7 +96,11 @@ class Transaction(models.Model):
         ]
         indexes = [
             models.Index(fields=["timestamp"], name="transactions_timestamp_idx"),
-            models.Index(fields=["vault", "-timestamp"], name="transactions_vault_ts_idx"),
+            # A vault's history, in its order (vaults.selectors.get_transactions): own events,
+            # and transfers received.
+            models.Index(fields=["vault", "timestamp", "slot", "event_index", "id"], name="transactions_vault_hist_idx"),
+            models.Index(fields=["counterparty_vault", "timestamp", "slot", "event_index", "id"],
+                         name="transactions_cparty_hist_idx", condition=Q(counterparty_vault__isnull=False)),
         ]
 
     def __str__(self):

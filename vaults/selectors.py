@@ -1,9 +1,14 @@
 """Reads from the database: the seeds' `get_transactions`, `get_latest_balance`, `get_total_tvl`."""
+import base64
+import binascii
 import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Q, Sum
+from django.db.models import Sum
 
 from vaults.cache_keys import TVL_KEY
 from vaults.models import BalanceSnapshot, Transaction, Vault
@@ -13,13 +18,77 @@ def get_vault_by_owner(owner: str) -> Vault | None:
     return Vault.objects.filter(owner=owner).first()
 
 
-def get_transactions(vault: Vault, limit: int = 100):
-    """Newest first; a transfer appears in both the sender's and the receiver's history."""
-    return (
-        Transaction.objects.filter(Q(vault=vault) | Q(counterparty_vault=vault))
-        .select_related("vault")
-        .order_by("-timestamp", "-slot", "-event_index")[:limit]
-    )
+@dataclass(frozen=True)
+class HistoryCursor:
+    """A position in a vault's history: the last row of a page, in the history's order
+    (timestamp, slot, event index, id; all descending). Opaque to clients (base64url)."""
+
+    timestamp: datetime
+    slot: int
+    event_index: int
+    id: uuid.UUID
+
+    _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+    def encode(self) -> str:
+        micros = (self.timestamp - self._EPOCH) // timedelta(microseconds=1)
+        raw = f"{micros}.{self.slot}.{self.event_index}.{self.id.hex}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> "HistoryCursor":
+        """Raises ValueError for anything that is not a cursor this server wrote."""
+        if not text or len(text) > 128:
+            raise ValueError("bad cursor")
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+            micros, slot, event_index, row_id = raw.split(".")
+            return cls(cls._EPOCH + timedelta(microseconds=int(micros)), int(slot), int(event_index),
+                       uuid.UUID(hex=row_id))
+        except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError) as exc:
+            raise ValueError("bad cursor") from exc
+
+    @classmethod
+    def after(cls, row) -> "HistoryCursor":
+        return cls(row.timestamp, row.slot, row.event_index, row.id)
+
+
+# The vault's own events and the transfers into it, each read newest first from its own composite
+# index (vault_id or counterparty_vault_id, then the history order), merged, cut at the limit:
+# a page costs `limit` index entries whatever the table's or the vault's size. Keyset paging
+# (a row comparison against the cursor) keeps later pages as cheap as the first.
+_HISTORY_ORDER = "timestamp DESC, slot DESC, event_index DESC, id DESC"
+_HISTORY_SQL = """
+SELECT page.*, v.address AS vault_address FROM (
+    (SELECT * FROM transactions WHERE vault_id = %(vault)s {after}
+     ORDER BY {order} LIMIT %(limit)s)
+    UNION ALL
+    (SELECT * FROM transactions WHERE counterparty_vault_id = %(vault)s AND vault_id <> %(vault)s {after}
+     ORDER BY {order} LIMIT %(limit)s)
+) AS page JOIN vaults v ON v.id = page.vault_id
+ORDER BY {order} LIMIT %(limit)s
+"""
+_AFTER = "AND (timestamp, slot, event_index, id) < (%(ts)s, %(slot)s, %(event_index)s, %(id)s)"
+
+
+def get_transactions(vault: Vault, limit: int = 100, after: HistoryCursor | None = None) -> list[Transaction]:
+    """Newest first; a transfer appears in both the sender's and the receiver's history. Each
+    row carries `vault_address` (the address of the vault that emitted it). `after`: the page
+    that follows that position."""
+    params = {"vault": vault.pk, "limit": limit}
+    if after is not None:
+        params.update(ts=after.timestamp, slot=after.slot, event_index=after.event_index, id=after.id)
+    sql = _HISTORY_SQL.format(after=_AFTER if after is not None else "", order=_HISTORY_ORDER)
+    return list(Transaction.objects.raw(sql, params))
+
+
+def get_transaction_page(vault: Vault, limit: int, after: HistoryCursor | None = None):
+    """(rows, cursor of the next page or None when this page is the last)."""
+    rows = get_transactions(vault, limit + 1, after)
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, HistoryCursor.after(rows[-1])
 
 
 def get_latest_balance(vault: Vault) -> BalanceSnapshot | None:

@@ -13,8 +13,7 @@ import sys
 
 import django
 
-HOT_OWN_ROWS = 450  # the queried vault's own events...
-HOT_INCOMING_ROWS = 50  # ...and transfers into it: 500 rows whatever the table's size
+HOT_SHARE = 10  # the queried vault holds one row in ten
 FILLER_VAULTS = 1000
 SPAN_SECONDS = 30 * 24 * 3600
 
@@ -66,20 +65,20 @@ def _vault_ids(hot_owner: str) -> tuple[int, list[int]]:
 
 
 def history(hot_owner: str, rows: int) -> None:
-    """Grows `transactions` to `rows` rows. The hot vault always has the same 500 rows, spread
-    over the whole time range; filler vaults get the rest, so a bigger table only adds rows the
-    hot vault's history query must not look at."""
+    """Grows `transactions` to `rows` rows, a tenth of them the hot vault's (an active trader:
+    its own events and, one in ten, transfers into it), all spread over the same 30 days; filler
+    vaults get the rest. Adds only what is missing, so the sizes can be measured in turn."""
     from django.db import connection
 
     hot, fillers = _vault_ids(hot_owner)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM transactions")
-        (have,) = cursor.fetchone()
         cursor.execute("SELECT count(*) FROM transactions WHERE vault_id = %s OR counterparty_vault_id = %s",
                        [hot, hot])
         (hot_have,) = cursor.fetchone()
-        if hot_have == 0:
-            hot_rows = HOT_OWN_ROWS + HOT_INCOMING_ROWS
+        cursor.execute("SELECT count(*) FROM transactions")
+        (have,) = cursor.fetchone()
+        hot_target = rows // HOT_SHARE
+        if hot_have < hot_target:
             cursor.execute(
                 """
                 INSERT INTO transactions (id, vault_id, counterparty_vault_id, transaction_type, amount, signature,
@@ -88,27 +87,32 @@ def history(hot_owner: str, rows: int) -> None:
                        CASE WHEN k %% 10 = 9 THEN %(filler)s ELSE %(hot)s END,
                        CASE WHEN k %% 10 = 9 THEN %(hot)s END,
                        CASE WHEN k %% 10 = 9 THEN 'transfer' WHEN k %% 2 = 0 THEN 'deposit' ELSE 'lock' END,
-                       1000 + k, 'hot' || md5(k::text) || md5((k + 7)::text), 0, k + 1, 10000000 + k * 1000,
-                       'finalized', '', now() - make_interval(secs => %(span)s * (1 - k::float / %(n)s)), now()
-                FROM generate_series(0, %(n)s - 1) AS k
+                       1000 + k, 'hot' || md5(k::text) || md5((k + 7)::text), 0, k + 1,
+                       10000000 + (k::bigint * 40503) %% 3000000, 'finalized', '',
+                       now() - make_interval(secs => ((k::bigint * 40503) %% %(span)s)::float), now()
+                FROM generate_series(%(start)s, %(end)s - 1) AS k
                 """,
-                {"hot": hot, "filler": fillers[0], "n": hot_rows, "span": SPAN_SECONDS},
+                {"hot": hot, "filler": fillers[0], "start": hot_have, "end": hot_target, "span": SPAN_SECONDS},
             )
-            have += hot_rows
+            have += hot_target - hot_have
         if have < rows:
+            cursor.execute("SELECT count(*) FROM transactions WHERE signature NOT LIKE 'hot%%'")
+            (filler_have,) = cursor.fetchone()
             cursor.execute(
                 """
                 INSERT INTO transactions (id, vault_id, counterparty_vault_id, transaction_type, amount, signature,
                                           event_index, event_seq, slot, status, caller_program, timestamp, created_at)
-                SELECT gen_random_uuid(), (%(fillers)s::bigint[])[1 + (i * 7919) %% %(nf)s], NULL,
+                SELECT gen_random_uuid(), (%(fillers)s::bigint[])[1 + (i::bigint * 7919) %% %(nf)s], NULL,
                        CASE WHEN i %% 3 = 0 THEN 'withdrawal' ELSE 'deposit' END,
-                       1000 + i, md5(i::text) || md5((i + 1)::text), 0, NULL, 10000000 + (i * 2654435761) %% 3000000,
-                       'finalized', '', now() - make_interval(secs => ((i * 2654435761) %% %(span)s)::float), now()
+                       1000 + i, md5(i::text) || md5((i + 1)::text), 0, NULL,
+                       10000000 + (i::bigint * 2654435761) %% 3000000, 'finalized', '',
+                       now() - make_interval(secs => ((i::bigint * 2654435761) %% %(span)s)::float), now()
                 FROM generate_series(%(start)s, %(end)s - 1) AS i
                 """,
-                {"fillers": fillers, "nf": len(fillers), "start": have, "end": rows, "span": SPAN_SECONDS},
+                {"fillers": fillers, "nf": len(fillers), "start": filler_have,
+                 "end": filler_have + rows - have, "span": SPAN_SECONDS},
             )
-        cursor.execute("ANALYZE transactions")
+        cursor.execute("VACUUM ANALYZE transactions")
         cursor.execute("SELECT count(*) FROM transactions")
         print(cursor.fetchone()[0])
 

@@ -1,4 +1,6 @@
 """Request validation and response shapes (exactly the seeds' field names)."""
+from datetime import timezone
+
 from rest_framework import serializers
 
 from vaults.chain.client import parse_pubkey
@@ -129,6 +131,23 @@ class TransactionResponse(serializers.Serializer):
     amount = serializers.IntegerField()
     signature = serializers.CharField()
     timestamp = serializers.DateTimeField(format="%Y-%m-%dT%H:%M:%SZ")
+
+
+def transaction_rows(rows) -> list[dict]:
+    """`TransactionResponse` for a page of history rows (from `vaults.selectors.get_transactions`,
+    which carry `vault_address`), built directly: the same JSON as the serializer, without its
+    per-field cost on up to 1,000 rows."""
+    return [
+        {
+            "id": str(row.id),
+            "vault": row.vault_address,
+            "transaction_type": row.transaction_type,
+            "amount": int(row.amount),
+            "signature": row.signature,
+            "timestamp": row.timestamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for row in rows
+    ]
 
 
 class TvlResponse(serializers.Serializer):

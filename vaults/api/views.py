@@ -18,7 +18,7 @@ from vaults.api.principals import acting_wallet, ensure_can_act_for
 from vaults.api.throttling import enforce_user_rate_limit
 from vaults.chain.client import get_chain_client, parse_pubkey
 from vaults.errors import InvalidRequest, NotAuthenticated, VaultNotFound
-from vaults.selectors import get_transactions, get_tvl_summary, get_vault_by_owner
+from vaults.selectors import HistoryCursor, get_transaction_page, get_tvl_summary, get_vault_by_owner
 from vaults.services import wallet_auth
 from vaults.services.vault_manager import VaultManager, VaultOperation, chain_errors
 
@@ -151,12 +151,15 @@ class VaultBalanceApi(APIView):
 
 class VaultTransactionsApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int, description="1..1000, default 100")],
-        responses={200: s.TransactionResponse(many=True), **ERRORS}, tags=["vault"], summary="Vault history",
+        parameters=[OpenApiParameter("limit", int, description="1..1000, default 100"),
+                    OpenApiParameter("cursor", str, description="the `X-Next-Cursor` of the previous page")],
+        responses={200: s.TransactionResponse(many=True), **ERRORS}, tags=["vault"],
+        summary="Vault history (newest first; the next page's cursor is in `X-Next-Cursor` and `Link`)",
     )
     def get(self, request, user):
         owner = path_pubkey(user)
         limit = self._limit(request.query_params.get("limit"))
+        after = self._cursor(request.query_params.get("cursor"))
         vault = get_vault_by_owner(owner)
         if vault is None:
             # Known on chain but not recorded yet: an empty history, not an unknown vault.
@@ -165,7 +168,13 @@ class VaultTransactionsApi(APIView):
             if not exists:
                 raise VaultNotFound(f"no vault for {owner}")
             return Response([])
-        return Response(s.TransactionResponse(get_transactions(vault, limit), many=True).data)
+        rows, next_cursor = get_transaction_page(vault, limit, after)
+        response = Response(s.transaction_rows(rows))
+        if next_cursor is not None:
+            token = next_cursor.encode()
+            response["X-Next-Cursor"] = token
+            response["Link"] = f'<{request.path}?limit={limit}&cursor={token}>; rel="next"'
+        return response
 
     @staticmethod
     def _limit(raw):
@@ -175,6 +184,16 @@ class VaultTransactionsApi(APIView):
             raise InvalidRequest(f"limit must be an integer from 1 to {settings.TRANSACTIONS_MAX_LIMIT}",
                                  code="invalid_limit")
         return int(raw)
+
+    @staticmethod
+    def _cursor(raw):
+        if raw is None:
+            return None
+        try:
+            return HistoryCursor.decode(raw)
+        except ValueError:
+            raise InvalidRequest("cursor must be the X-Next-Cursor value of a previous page",
+                                 code="invalid_cursor") from None
 
 
 class VaultTvlApi(APIView):
