@@ -15,6 +15,17 @@ to (`monitoring.streams` names them) and forwards each `stream.message` as it is
   expired (4401). Clients answer heartbeats with `{"action": "ping"}`.
 - **Limits.** Subscribe/unsubscribe/auth churn is a token bucket per connection (error
   `rate_limited`; closed with 4429 after repeated abuse); at most WS_MAX_SUBSCRIPTIONS.
+- **Fan-out.** Connections do not join channel-layer groups themselves: the process's
+  `monitoring.fanout.StreamHub` does, once, and puts each message (encoded once, by the
+  publisher) into the inbox of every local connection that subscribed. A connection reads its
+  inbox and its client's frames in one loop, one message at a time. A connection that falls
+  WS_CHANNEL_CAPACITY messages behind is closed (1013) rather than silently losing messages:
+  its client reconnects with `last_seq` and the replay fills the gap.
+- **Credentials without queries.** A login's expiry is checked in memory at every heartbeat;
+  revocation (a revoked token, a deactivated key or staff account) is checked for all the
+  process's connections at once, one query per kind every WS_CREDENTIAL_RECHECK_SECONDS
+  (`monitoring.ws_auth.CredentialCheck`), so a revoked login is closed within that interval
+  plus one heartbeat, and idle heartbeats cost no query.
 """
 from __future__ import annotations
 
@@ -25,11 +36,15 @@ import time
 from collections import OrderedDict
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from monitoring import replay, streams, ws_auth
+from monitoring.fanout import hub
 from monitoring.ws_protocol import ProtocolError, Request, Target, error, parse
 
 logger = logging.getLogger(__name__)
@@ -37,9 +52,10 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_IDLE = 4408
 CLOSE_RATE_LIMITED = 4429
+CLOSE_TOO_SLOW = 1013  # "try again later": reconnect and resume with last_seq
 DUPLICATE_MEMORY_SECONDS = 30
 DUPLICATE_MEMORY_SIZE = 2048
-GROUP_RENEW_SECONDS = 3600
+_READER_DONE = {"type": "stream.reader_done"}
 
 
 class TokenBucket:
@@ -71,20 +87,81 @@ def _group_for(target: Target) -> str:
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
+    # ---- the message loop -------------------------------------------------------------------
+
+    async def __call__(self, scope, receive, send):
+        """Channels' `AsyncConsumer.__call__` reads the client and the connection's own channel;
+        here the client's frames and the hub's stream messages share one inbox, handled one at
+        a time by `dispatch`."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = None  # the hub is the channel-layer member, not the connection
+        self.base_send = send
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.queued_stream_messages = 0
+        self.overflowed = False
+        self.closing = False
+        self.subscriptions: dict[str, str] = {}
+        reader = asyncio.create_task(self._read_client(receive))
+        try:
+            while True:
+                message = await self.inbox.get()
+                if message is _READER_DONE:
+                    reader.result()  # the reader's exception, if it had one
+                    break
+                await self.dispatch(message)
+        except StopConsumer:
+            pass
+        finally:
+            reader.cancel()
+            await self._leave_all()
+
+    async def _read_client(self, receive):
+        try:
+            while True:
+                self.inbox.put_nowait(await receive())
+        finally:
+            self.inbox.put_nowait(_READER_DONE)
+
+    async def dispatch(self, message):
+        """Channels' dispatch without its `aclose_old_connections()` before every handler (a
+        thread hop per delivered message): these handlers reach the database only through
+        `database_sync_to_async`, which closes old connections around each call itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    def deliver(self, envelope: dict) -> None:
+        """Called by the hub for each stream message of a subscribed group (never blocks)."""
+        if self.closing or self.overflowed:
+            return
+        if self.queued_stream_messages >= settings.WS_CHANNEL_CAPACITY:
+            self.overflowed = True
+            self.inbox.put_nowait({"type": "stream.overflow"})
+            return
+        self.queued_stream_messages += 1
+        self.inbox.put_nowait(envelope)
+
+    async def stream_overflow(self, event):
+        logger.warning("/ws client %s fell %d messages behind; closing it", self.principal.describe(),
+                       settings.WS_CHANNEL_CAPACITY)
+        await self._close_with(error("too_slow", "the connection fell too far behind; reconnect and "
+                                     "subscribe with last_seq to resume"), CLOSE_TOO_SLOW)
+
     # ---- connection -------------------------------------------------------------------------
 
     async def connect(self):
         self.principal = ws_auth.ANONYMOUS_PRINCIPAL
-        self.subscriptions: dict[str, str] = {}  # target name -> group
+        self.subscriptions = {}  # target name -> group
         self.event_marks: dict[str, int] = {}  # vault -> highest event seq the client has
         self.balance_marks: dict[str, int] = {}  # vault -> seq of the balance the client has
         self.copies: OrderedDict[str, tuple[int, float]] = OrderedDict()  # extra copies to drop
-        self.last_heard = self.groups_renewed = time.monotonic()
+        self.last_heard = time.monotonic()
         self.heartbeat_seconds = float(settings.WS_HEARTBEAT_SECONDS)
         self.idle_timeout = float(settings.WS_IDLE_TIMEOUT_SECONDS)
         self.churn = TokenBucket(settings.WS_SUBSCRIBE_BURST, settings.WS_SUBSCRIBE_PER_MINUTE / 60)
         self.strikes = 0
-        self.closing = False
         self.heartbeat_task = None
 
         principal, failure = await self._principal_from_handshake()
@@ -92,7 +169,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if failure:
             await self._close_with(failure, CLOSE_UNAUTHORIZED)
             return
-        self.principal = principal
+        self._set_principal(principal)
         if self._query_flag("tvl", default=True):
             await self._join(Target("tvl"))
         await self._send_json({
@@ -110,11 +187,21 @@ class StreamConsumer(AsyncWebsocketConsumer):
         task, self.heartbeat_task = getattr(self, "heartbeat_task", None), None
         if task is not None and task is not asyncio.current_task():
             task.cancel()
-        for group in set(getattr(self, "subscriptions", {}).values()):
+        await self._leave_all()
+
+    async def _leave_all(self):
+        self.closing = True
+        ws_auth.credential_check.forget(self)
+        groups, self.subscriptions = set(self.subscriptions.values()), {}
+        for group in groups:
             try:
-                await self.channel_layer.group_discard(group, self.channel_name)
+                await hub().leave(group, self)
             except Exception:  # noqa: BLE001 - the layer may be gone; the membership expires
                 logger.warning("could not leave %s", group, exc_info=True)
+
+    def _set_principal(self, principal):
+        self.principal = principal
+        ws_auth.credential_check.watch(self, principal)
 
     def _query(self) -> dict[str, list[str]]:
         try:
@@ -201,7 +288,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if principal is None:
             kind = "invalid_token" if request.token else "invalid_api_key"
             raise ProtocolError(kind, "invalid or expired credentials")
-        self.principal = principal
+        self._set_principal(principal)
         await self._send_json(self._reply({"type": "authenticated", "principal": principal.describe()}, request))
 
     def _authorize(self, target: Target) -> None:
@@ -266,22 +353,27 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def _join(self, target: Target):
         group = _group_for(target)
-        await self.channel_layer.group_add(group, self.channel_name)
+        await hub().join(group, self)  # returns once stored in Redis: what is published next comes here
         self.subscriptions[target.name] = group
 
     async def _leave(self, target: Target):
         group = self.subscriptions.pop(target.name)
         if group not in self.subscriptions.values():
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await hub().leave(group, self)
 
     # ---- live messages ----------------------------------------------------------------------
 
     async def stream_message(self, event):
-        """A message from `streams.publish_now`: forward it once, unless the client has it."""
+        """A message from `streams.publish_now`: forward it once, unless the client has it. The
+        publisher encoded it once (`text`); every copy and every connection sends that text."""
+        self.queued_stream_messages -= 1
         message = event.get("message")
         if self.closing or not isinstance(message, dict) or "type" not in message:
             return
-        identity = json.dumps(message, sort_keys=True, separators=(",", ":"), default=str)
+        text = event.get("text")
+        if not isinstance(text, str):
+            text = json.dumps(message, default=str)
+        identity = text
         if self._is_extra_copy(identity):
             return
         joined = set(self.subscriptions.values())
@@ -292,7 +384,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             self._remember_copies(identity, copies - 1)
         if self._already_has(message):
             return
-        await self._send_json(message)
+        await self.base_send({"type": "websocket.send", "text": text})
 
     def _already_has(self, message: dict) -> bool:
         vault, seq = message.get("vault"), message.get("seq")
@@ -334,27 +426,16 @@ class StreamConsumer(AsyncWebsocketConsumer):
                     await self._close_with(error("idle_timeout", "nothing heard from the client; "
                                                  "answer heartbeats with {\"action\": \"ping\"}"), CLOSE_IDLE)
                     return
-                if not await database_sync_to_async(ws_auth.still_valid)(self.principal):
+                if not await ws_auth.credential_check.still_valid(self, self.principal):
                     await self._close_with(error("session_expired", "the login was revoked or has expired"),
                                            CLOSE_UNAUTHORIZED)
                     return
-                await self._refresh_groups()
                 await self._send_json({"type": "heartbeat", "timestamp": int(time.time())})
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001
             logger.exception("/ws heartbeat failed; closing")
             await self.close(code=1011)
-
-    async def _refresh_groups(self):
-        """channels-redis forgets a group membership after its `group_expiry` (a day by default):
-        a long-lived connection renews its own."""
-        now = time.monotonic()
-        if now - self.groups_renewed < GROUP_RENEW_SECONDS:
-            return
-        self.groups_renewed = now
-        for group in set(self.subscriptions.values()):
-            await self.channel_layer.group_add(group, self.channel_name)
 
     # ---- sending ----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ vault's event sequence number, for gap detection and replay) and `slot`.
 """
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 
@@ -123,12 +124,20 @@ def publish_now(messages: list[dict]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    send = async_to_sync(layer.group_send)
+    async_to_sync(_send_all)(layer, messages)
+
+
+async def _send_all(layer, messages: list[dict]) -> None:
+    """All of a commit's messages in one trip to the event loop. Each is encoded to JSON once
+    here (`text`): every copy and every receiving connection sends that text as it is. `group`
+    tells the receiving process's hub which of its subscribers the copy is for."""
     for message in messages:
+        text = json.dumps(message, default=str)
         for group in groups_for(message):
             try:
                 # Channels routes on the envelope's `type`; consumers forward `message` verbatim.
-                send(group, {"type": "stream.message", "message": message})
+                await layer.group_send(group, {"type": "stream.message", "group": group, "message": message,
+                                               "text": text})
             except Exception:  # noqa: BLE001 - a dead layer must not fail the writer
                 logger.exception("could not publish %s to %s", message["type"], group)
 

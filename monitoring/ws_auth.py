@@ -13,9 +13,14 @@ let through: they authenticate with a token or an API key.
 """
 from __future__ import annotations
 
+import asyncio
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+
+import logging
 
 from channels.security.websocket import OriginValidator
 from django.conf import settings
@@ -25,6 +30,8 @@ from vaults.chain.client import VAULT_SEED, parse_pubkey
 from vaults.models import ApiKey, WalletSession
 from vaults.services.api_keys import api_key_for
 from vaults.services.wallet_auth import session_for_token
+
+logger = logging.getLogger(__name__)
 
 ANONYMOUS = "anonymous"
 WALLET = "wallet"
@@ -40,6 +47,7 @@ class StreamPrincipal:
     api_key_id: int | None = None  # SERVICE
     name: str | None = None  # SERVICE (key name) or STAFF (username)
     user_id: int | None = None  # STAFF
+    expires_at: datetime | None = None  # WALLET: the login's expiry, checked without a query
 
     @property
     def is_authenticated(self) -> bool:
@@ -86,7 +94,7 @@ def principal_for_token(token: str) -> StreamPrincipal | None:
     session = session_for_token(token)
     if session is None:
         return None
-    return StreamPrincipal(WALLET, wallet=session.wallet, session_id=session.pk)
+    return StreamPrincipal(WALLET, wallet=session.wallet, session_id=session.pk, expires_at=session.expires_at)
 
 
 def principal_for_api_key(raw: str) -> StreamPrincipal | None:
@@ -104,8 +112,9 @@ def principal_for_user(user) -> StreamPrincipal:
 
 
 def still_valid(principal: StreamPrincipal) -> bool:
-    """Rechecked on every heartbeat: a revoked or expired login, a deactivated key or a staff
-    account that lost its flag ends the connection."""
+    """One principal, one query: a revoked or expired login, a deactivated key or a staff account
+    that lost its flag is no longer valid. (Connections use `CredentialCheck`, which asks for all
+    of a process's principals at once.)"""
     if principal.kind == WALLET:
         return WalletSession.objects.filter(
             pk=principal.session_id, revoked=False, expires_at__gt=datetime.now(tz=timezone.utc)
@@ -117,6 +126,92 @@ def still_valid(principal: StreamPrincipal) -> bool:
 
         return get_user_model().objects.filter(pk=principal.user_id, is_active=True, is_staff=True).exists()
     return True
+
+
+def revoked_among(principals: list[StreamPrincipal]) -> set[StreamPrincipal]:
+    """Which of these principals are no longer valid: one query per kind, whatever the count."""
+    from django.contrib.auth import get_user_model
+
+    by_kind: dict[str, dict[int, list[StreamPrincipal]]] = {WALLET: {}, SERVICE: {}, STAFF: {}}
+    for principal in principals:
+        key = {WALLET: principal.session_id, SERVICE: principal.api_key_id, STAFF: principal.user_id}.get(principal.kind)
+        if key is not None:
+            by_kind[principal.kind].setdefault(key, []).append(principal)
+    valid: dict[str, set[int]] = {}
+    if by_kind[WALLET]:
+        valid[WALLET] = set(WalletSession.objects.filter(
+            pk__in=list(by_kind[WALLET]), revoked=False, expires_at__gt=datetime.now(tz=timezone.utc),
+        ).values_list("pk", flat=True))
+    if by_kind[SERVICE]:
+        valid[SERVICE] = set(ApiKey.objects.filter(pk__in=list(by_kind[SERVICE]), is_active=True)
+                             .values_list("pk", flat=True))
+    if by_kind[STAFF]:
+        valid[STAFF] = set(get_user_model().objects.filter(pk__in=list(by_kind[STAFF]), is_active=True, is_staff=True)
+                           .values_list("pk", flat=True))
+    return {principal for kind, keyed in by_kind.items() for key, group in keyed.items()
+            if key not in valid.get(kind, set()) for principal in group}
+
+
+class CredentialCheck:
+    """The credentials of a process's open `/ws` connections, rechecked together.
+
+    Expiry is known in memory (a wallet login's `expires_at`) and checked at every heartbeat.
+    Revocation needs the database: at most once every WS_CREDENTIAL_RECHECK_SECONDS, the first
+    heartbeat that finds the last answer stale asks `revoked_among` for every watched principal
+    (one query per kind), and the others use that answer. So 1,000 idle connections cost three
+    queries per interval, not one per heartbeat, and a revoked credential is refused within one
+    interval plus one heartbeat."""
+
+    def __init__(self):
+        self._watched: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> principal
+        self._revoked: set[StreamPrincipal] = set()
+        self._checked_at = float("-inf")
+        self._refreshing: dict = {}  # event loop -> the refresh in progress (a Future)
+        self.refreshes = 0  # how many times the database was asked (for tests and metrics)
+
+    def watch(self, connection, principal: StreamPrincipal) -> None:
+        if principal.is_authenticated:
+            self._watched[connection] = principal
+
+    def forget(self, connection) -> None:
+        self._watched.pop(connection, None)
+
+    async def still_valid(self, connection, principal: StreamPrincipal) -> bool:
+        if not principal.is_authenticated:
+            return True
+        if principal.expires_at is not None and principal.expires_at <= datetime.now(tz=timezone.utc):
+            return False
+        if time.monotonic() - self._checked_at >= settings.WS_CREDENTIAL_RECHECK_SECONDS:
+            try:
+                await self._refresh()
+            except Exception:  # noqa: BLE001 - nothing can be revoked while the database is away
+                logger.warning("could not recheck /ws credentials; keeping the last answer", exc_info=True)
+        return principal not in self._revoked
+
+    async def _refresh(self) -> None:
+        from channels.db import database_sync_to_async
+
+        loop = asyncio.get_running_loop()
+        running = self._refreshing.get(loop)
+        if running is not None:
+            await asyncio.shield(running)
+            return
+        future = self._refreshing[loop] = loop.create_future()
+        try:
+            principals = list(set(self._watched.values()))
+            self._revoked = await database_sync_to_async(revoked_among)(principals)
+            self._checked_at = time.monotonic()
+            self.refreshes += 1
+            future.set_result(None)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it; nobody logs it as lost
+            raise
+        finally:
+            del self._refreshing[loop]
+
+
+credential_check = CredentialCheck()
 
 
 # ---- handshake --------------------------------------------------------------------------------

@@ -128,18 +128,66 @@ async def test_bad_credentials_are_refused():
     await client.disconnect()
 
 
-async def test_a_revoked_login_is_closed_at_the_next_heartbeat(settings):
+async def test_a_revoked_login_is_closed_within_the_recheck_interval(settings):
     from vaults.models import WalletSession
 
     settings.WS_HEARTBEAT_SECONDS = 0.2
+    settings.WS_CREDENTIAL_RECHECK_SECONDS = 1.0
     me, _ = wallet()
     client = await as_wallet(me)
     assert (await client.receive_json_from(timeout=5))["type"] == "heartbeat"
     await database_sync_to_async(lambda: WalletSession.objects.update(revoked=True))()
+    revoked_at = time.monotonic()
     while (output := await client.receive_output(timeout=5))["type"] != "websocket.close":
         last = json.loads(output["text"])
     assert output["code"] == 4401
     assert last["code"] == "session_expired"
+    # Bounded: one recheck interval plus one heartbeat (and some slack for a loaded machine).
+    assert time.monotonic() - revoked_at < 1.0 + 0.2 + 2.0
+
+
+async def test_idle_heartbeats_cost_no_query_per_connection(settings):
+    """Many idle logins: their credentials are rechecked together, a few queries per interval,
+    however many heartbeats go out."""
+    from monitoring.ws_auth import credential_check
+
+    settings.WS_HEARTBEAT_SECONDS = 0.05
+    settings.WS_CREDENTIAL_RECHECK_SECONDS = 0.6
+    clients = [await as_wallet(wallet()[0], tvl=0) for _ in range(12)]
+    before = credential_check.refreshes
+    started = time.monotonic()
+    heartbeats = 0
+    while time.monotonic() - started < 1.5:
+        for client in clients:
+            while not await client.receive_nothing(timeout=0.01):
+                frame = await client.receive_json_from()
+                heartbeats += frame["type"] == "heartbeat"
+    refreshes = credential_check.refreshes - before
+    assert heartbeats >= 100  # 12 connections x ~1.5 s / 0.05 s, less the machine's slowness
+    assert 1 <= refreshes <= 4  # ceil(1.5 / 0.6) + 1, not one per heartbeat
+    for client in clients:
+        await client.disconnect()
+
+
+async def test_an_expired_login_is_closed_at_the_next_heartbeat_without_a_query(settings):
+    from datetime import datetime, timedelta, timezone
+
+    from monitoring.ws_auth import credential_check
+    from vaults.models import WalletSession
+
+    settings.WS_HEARTBEAT_SECONDS = 0.2
+    settings.WS_CREDENTIAL_RECHECK_SECONDS = 3600
+    me, _ = wallet()
+    token = await login(me)
+    await database_sync_to_async(lambda: WalletSession.objects.update(
+        expires_at=datetime.now(tz=timezone.utc) + timedelta(seconds=0.8)))()
+    client = await connect(f"/ws?token={token}")
+    credential_check._checked_at = time.monotonic()  # the interval has not elapsed: no recheck due
+    before = credential_check.refreshes
+    while (output := await client.receive_output(timeout=5))["type"] != "websocket.close":
+        last = json.loads(output["text"])
+    assert output["code"] == 4401 and last["code"] == "session_expired"
+    assert credential_check.refreshes == before
 
 
 async def test_staff_reads_everything_and_alerts_other_logins_do_not():

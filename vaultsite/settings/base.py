@@ -249,6 +249,9 @@ INDEXER_SIGNATURE_PAGE_LIMIT = env_int("INDEXER_SIGNATURE_PAGE_LIMIT", 1000)  # 
 
 # websocket streams (/ws: monitoring/consumers.py)
 WS_HEARTBEAT_SECONDS = env_int("WS_HEARTBEAT_SECONDS", 20)  # a {"type": "heartbeat"} this often; 0: none
+# Revoked logins, keys and staff accounts are found for all of a process's connections at once,
+# this often (expiry is checked at every heartbeat, without a query).
+WS_CREDENTIAL_RECHECK_SECONDS = env_float("WS_CREDENTIAL_RECHECK_SECONDS", 30.0)
 WS_IDLE_TIMEOUT_SECONDS = env_int("WS_IDLE_TIMEOUT_SECONDS", 90)  # close a client silent this long; 0: never
 WS_SUBSCRIBE_BURST = env_int("WS_SUBSCRIBE_BURST", 20)  # subscribe/unsubscribe/auth: a token bucket
 WS_SUBSCRIBE_PER_MINUTE = env_int("WS_SUBSCRIBE_PER_MINUTE", 60)

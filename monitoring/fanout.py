@@ -1,0 +1,119 @@
+"""One channel-layer member per web process for the `/ws` streams, fanning out in memory.
+
+With every connection a member of its groups, one stream message to a vault followed by 1,000
+clients is 1,000 copies in Redis and 1,000 BZPOPMIN round trips in the receiving process, and
+each copy then costs a thread hop in Channels' dispatch. Here the process's `StreamHub` is the
+only member of each group (one copy per process), and it hands the message, already encoded
+once by the publisher, to the local connections that subscribed.
+
+Guarantees kept from per-connection membership:
+- *Join, then read.* `join` returns once the hub's membership is stored in Redis (channels-redis
+  `group_add` is a confirmed ZADD), so a message published afterwards reaches the connection: a
+  consumer that joins before reading its replay from the database misses nothing.
+- *One message at a time per connection, in order.* Each connection has its own bounded inbox,
+  read by its own dispatch loop (monitoring.consumers), between its client frames.
+- *A slow client cannot hold up the others.* Its inbox fills, and it is told to close and
+  reconnect (with `last_seq`, the replay fills the gap) instead of silently losing messages.
+
+Hubs are per event loop (a channel layer's connections are), created on first use and stopped
+when their last member leaves.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+RENEW_SECONDS = 3600  # channels-redis forgets a membership after `group_expiry` (a day)
+RECEIVE_RETRY_SECONDS = 1.0
+
+
+class StreamHub:
+    def __init__(self, layer):
+        self.layer = layer
+        self.channel: str | None = None
+        self.members: dict[str, set] = {}  # group -> local members (objects with `deliver(envelope)`)
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task | None = None
+        self._renewed = time.monotonic()
+
+    async def join(self, group: str, member) -> None:
+        async with self._lock:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel("stream-hub.")
+                self._task = asyncio.create_task(self._receive_loop(self.channel), name="stream-hub")
+            if group not in self.members:
+                await self.layer.group_add(group, self.channel)
+                self.members[group] = set()
+            self.members[group].add(member)
+
+    async def leave(self, group: str, member) -> None:
+        async with self._lock:
+            members = self.members.get(group)
+            if members is None or member not in members:
+                return
+            members.discard(member)
+            if members:
+                return
+            del self.members[group]
+            channel = self.channel
+            if not self.members:
+                self._stop()
+            try:
+                await self.layer.group_discard(group, channel)
+            except Exception:  # noqa: BLE001 - the layer may be gone; the membership expires
+                logger.warning("could not leave %s", group, exc_info=True)
+
+    def groups_of(self, member) -> set[str]:
+        return {group for group, members in self.members.items() if member in members}
+
+    def _stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._task = None
+        self.channel = None
+
+    async def _receive_loop(self, channel: str) -> None:
+        while True:
+            try:
+                envelope = await self.layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - Redis away: wait and read again
+                logger.warning("stream hub: receive failed; retrying", exc_info=True)
+                await asyncio.sleep(RECEIVE_RETRY_SECONDS)
+                continue
+            self._dispatch(envelope)
+            if time.monotonic() - self._renewed > RENEW_SECONDS:
+                self._renewed = time.monotonic()
+                asyncio.create_task(self._renew(channel))
+
+    def _dispatch(self, envelope: dict) -> None:
+        group = envelope.get("group")
+        if group is None:
+            return  # not a stream message of monitoring.streams
+        for member in tuple(self.members.get(group, ())):
+            member.deliver(envelope)
+
+    async def _renew(self, channel: str) -> None:
+        async with self._lock:
+            if channel != self.channel:
+                return
+            for group in list(self.members):
+                await self.layer.group_add(group, channel)
+
+
+_hubs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> StreamHub
+
+
+def hub() -> StreamHub:
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        found = _hubs[loop] = StreamHub(get_channel_layer())
+    return found
