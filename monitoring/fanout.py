@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 import weakref
 
 from channels.layers import get_channel_layer
@@ -45,7 +46,9 @@ class StreamHub:
     async def join(self, group: str, member) -> None:
         async with self._lock:
             if self.channel is None:
-                self.channel = await self.layer.new_channel("stream-hub.")
+                # A plain channel of its own (not a "!" process-local one): its receive needs none
+                # of the layer's shared per-process receive state, so a hub never waits on another.
+                self.channel = f"stream-hub.{uuid.uuid4().hex}"
                 self._task = asyncio.create_task(self._receive_loop(self.channel), name="stream-hub")
             if group not in self.members:
                 await self.layer.group_add(group, self.channel)
@@ -62,21 +65,28 @@ class StreamHub:
                 return
             del self.members[group]
             channel = self.channel
-            if not self.members:
-                self._stop()
             try:
                 await self.layer.group_discard(group, channel)
             except Exception:  # noqa: BLE001 - the layer may be gone; the membership expires
                 logger.warning("could not leave %s", group, exc_info=True)
+            if not self.members:
+                await self._stop()
 
     def groups_of(self, member) -> set[str]:
         return {group for group, members in self.members.items() if member in members}
 
-    def _stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        self._task = None
-        self.channel = None
+    async def _stop(self) -> None:
+        """Ends the receive loop and waits for it: channels-redis releases its per-channel
+        receive locks as the cancelled receive unwinds."""
+        task, self._task, self.channel = self._task, None, None
+        if task is None:
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling():
+                raise
 
     async def _receive_loop(self, channel: str) -> None:
         while True:

@@ -1,6 +1,7 @@
 """The stream contract: the seeds' fields by name, routing, and publishing only after commit
 (through the real Redis channel layer)."""
 import asyncio
+import json
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -55,6 +56,7 @@ def test_messages_leave_only_after_commit(clean_redis):
     with transaction.atomic():
         streams.publish_on_commit([message])
     received = _receive(channel)
-    assert received == {"type": "stream.message", "message": message}
+    assert received == {"type": "stream.message", "group": streams.user_group(OWNER), "message": message,
+                        "text": json.dumps(message)}  # encoded once, by the publisher
     with pytest.raises(asyncio.TimeoutError):
         _receive(channel)  # the rolled-back one never went out

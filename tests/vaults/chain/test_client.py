@@ -102,3 +102,31 @@ def test_program_signatures_and_failed_calls(localnet):
     assert chain.get_failed_vault_call(ok.signature) is None  # succeeded: nothing to report
     older = chain.list_program_signatures(before=entries[0].signature, limit=2)
     assert entries[0].signature not in {e.signature for e in older}
+
+
+def test_fast_vault_decoder_agrees_with_the_idl_coder(offline_client):
+    """decode_vault reads the fixed layout directly; anchorpy's coder (from the IDL) is the
+    reference. Random field values, extremes included."""
+    import random
+
+    from vaults.chain.client import VAULT_ACCOUNT_DISCRIMINATOR
+
+    rng = random.Random(11)
+    coder = offline_client.vault_program.coder.accounts
+    u64 = lambda: rng.choice([0, 1, 2**64 - 1, rng.randrange(2**64)])  # noqa: E731
+    for _ in range(200):
+        fields = [u64() for _ in range(5)]
+        data = (VAULT_ACCOUNT_DISCRIMINATOR + bytes(Keypair().pubkey()) + bytes(Keypair().pubkey())
+                + b"".join(v.to_bytes(8, "little") for v in fields)
+                + rng.randrange(-2**63, 2**63).to_bytes(8, "little", signed=True) + bytes([rng.randrange(256)])
+                + b"".join(u64().to_bytes(8, "little") for _ in range(3)) + rng.randbytes(32))
+        fast = offline_client.decode_vault("addr", data)
+        reference = coder.decode(data)
+        for name in ("total_balance", "locked_balance", "available_balance", "total_deposited", "total_withdrawn",
+                     "created_at", "event_seq", "total_transferred_in", "total_transferred_out"):
+            assert getattr(fast, name) == getattr(reference, name), name
+        assert (fast.owner, fast.token_account) == (str(reference.owner), str(reference.token_account))
+    with pytest.raises(ValueError):
+        offline_client.decode_vault("addr", b"\0" * 8 + data[8:])  # another account type
+    with pytest.raises(ValueError):
+        offline_client.decode_vault("addr", data[:100])  # truncated
