@@ -102,6 +102,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.overflowed = False
         self.closing = False
         self.subscriptions: dict[str, str] = {}
+        self.joined_groups: frozenset = frozenset()
+        self.capacity = settings.WS_CHANNEL_CAPACITY
+        self.copies: OrderedDict[str, tuple[int, float]] = OrderedDict()  # extra copies to drop
+        self.event_marks: dict[str, int] = {}  # vault -> highest event seq the client has
+        self.balance_marks: dict[str, int] = {}  # vault -> seq of the balance the client has
         reader = asyncio.create_task(self._read_client(receive))
         try:
             while True:
@@ -136,7 +141,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         """Called by the hub for each stream message of a subscribed group (never blocks)."""
         if self.closing or self.overflowed:
             return
-        if self.queued_stream_messages >= settings.WS_CHANNEL_CAPACITY:
+        if self.queued_stream_messages >= self.capacity:
             self.overflowed = True
             self.inbox.put_nowait({"type": "stream.overflow"})
             return
@@ -153,10 +158,6 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         self.principal = ws_auth.ANONYMOUS_PRINCIPAL
-        self.subscriptions = {}  # target name -> group
-        self.event_marks: dict[str, int] = {}  # vault -> highest event seq the client has
-        self.balance_marks: dict[str, int] = {}  # vault -> seq of the balance the client has
-        self.copies: OrderedDict[str, tuple[int, float]] = OrderedDict()  # extra copies to drop
         self.last_heard = time.monotonic()
         self.heartbeat_seconds = float(settings.WS_HEARTBEAT_SECONDS)
         self.idle_timeout = float(settings.WS_IDLE_TIMEOUT_SECONDS)
@@ -192,7 +193,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def _leave_all(self):
         self.closing = True
         ws_auth.credential_check.forget(self)
-        groups, self.subscriptions = set(self.subscriptions.values()), {}
+        groups, self.subscriptions, self.joined_groups = set(self.subscriptions.values()), {}, frozenset()
         for group in groups:
             try:
                 await hub().leave(group, self)
@@ -233,7 +234,16 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if api_key is not None:
             principal = await self._principal("api_key", api_key)
             return principal, None if principal else error("invalid_api_key", "invalid or inactive API key")
-        return await database_sync_to_async(ws_auth.principal_for_user)(self.scope.get("user")), None
+        session_key = self._cookie(settings.SESSION_COOKIE_NAME)
+        if not session_key:
+            return ws_auth.ANONYMOUS_PRINCIPAL, None
+        return await database_sync_to_async(ws_auth.principal_for_session)(session_key), None
+
+    def _cookie(self, name: str) -> str | None:
+        from django.http.cookie import parse_cookie
+
+        raw = self._header(b"cookie")
+        return parse_cookie(raw).get(name) if raw else None
 
     async def _principal(self, kind: str, value: str):
         if not value or len(value) > 256:
@@ -355,9 +365,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
         group = _group_for(target)
         await hub().join(group, self)  # returns once stored in Redis: what is published next comes here
         self.subscriptions[target.name] = group
+        self.joined_groups = frozenset(self.subscriptions.values())
 
     async def _leave(self, target: Target):
         group = self.subscriptions.pop(target.name)
+        self.joined_groups = frozenset(self.subscriptions.values())
         if group not in self.subscriptions.values():
             await hub().leave(group, self)
 
@@ -365,7 +377,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def stream_message(self, event):
         """A message from `streams.publish_now`: forward it once, unless the client has it. The
-        publisher encoded it once (`text`); every copy and every connection sends that text."""
+        publisher encoded it once (`text`); every copy and every connection sends that text.
+        This runs once per message per connection: it reads no settings and builds nothing that
+        the hub could build once for all (`groups`)."""
         self.queued_stream_messages -= 1
         message = event.get("message")
         if self.closing or not isinstance(message, dict) or "type" not in message:
@@ -373,16 +387,16 @@ class StreamConsumer(AsyncWebsocketConsumer):
         text = event.get("text")
         if not isinstance(text, str):
             text = json.dumps(message, default=str)
-        identity = text
-        if self._is_extra_copy(identity):
+        if self.copies and self._is_extra_copy(text):
             return
-        joined = set(self.subscriptions.values())
-        copies = sum(1 for group in streams.groups_for(message) if group in joined)
+        groups = event.get("groups") or streams.groups_for(message)
+        joined = self.joined_groups
+        copies = sum(1 for group in groups if group in joined)
         if copies == 0:
             return  # from a group left after it was sent
         if copies > 1:
-            self._remember_copies(identity, copies - 1)
-        if self._already_has(message):
+            self._remember_copies(text, copies - 1)
+        if (self.event_marks or self.balance_marks) and self._already_has(message):
             return
         await self.base_send({"type": "websocket.send", "text": text})
 

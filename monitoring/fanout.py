@@ -28,10 +28,14 @@ import weakref
 
 from channels.layers import get_channel_layer
 
+from monitoring.streams import groups_for
+
 logger = logging.getLogger(__name__)
 
 RENEW_SECONDS = 3600  # channels-redis forgets a membership after `group_expiry` (a day)
 RECEIVE_RETRY_SECONDS = 1.0
+RECEIVE_BATCH = 256  # messages taken from the hub's channel per round trip under a burst
+BLOCK_SECONDS = 5  # below the layer connections' 30 s socket timeout (settings.channel_layers)
 
 
 class StreamHub:
@@ -91,22 +95,47 @@ class StreamHub:
     async def _receive_loop(self, channel: str) -> None:
         while True:
             try:
-                envelope = await self.layer.receive(channel)
+                envelopes = await self._receive_batch(channel)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - Redis away: wait and read again
                 logger.warning("stream hub: receive failed; retrying", exc_info=True)
                 await asyncio.sleep(RECEIVE_RETRY_SECONDS)
                 continue
-            self._dispatch(envelope)
+            for envelope in envelopes:
+                self._dispatch(envelope)
             if time.monotonic() - self._renewed > RENEW_SECONDS:
                 self._renewed = time.monotonic()
                 asyncio.create_task(self._renew(channel))
+
+    async def _receive_batch(self, channel: str) -> list[dict]:
+        """What is waiting in the hub's channel, oldest first: one blocking pop, then the rest
+        of the burst in one more round trip.
+
+        The layer's own `receive` takes one message per call and keeps a backup copy of each
+        until it is handled (four round trips a message, one message at a time): a burst to a
+        busy process queued behind it for seconds. The hub's channel is read here directly, in
+        the layer's own storage (a sorted set per channel, scored by send time, serialized by
+        the layer). A message the hub took is handed to the connections at once; if the
+        process dies in between, its clients' connections die with it and they resume by
+        replay, so the backup copy bought nothing."""
+        key = self.layer.prefix + channel
+        connection = self.layer.connection(self.layer.consistent_hash(channel))
+        first = await connection.bzpopmin(key, timeout=BLOCK_SECONDS)
+        if first is None:
+            return []
+        members = [first[1]]
+        members += [member for member, _ in await connection.zpopmin(key, RECEIVE_BATCH - 1)]
+        return [self.layer.deserialize(member) for member in members]
 
     def _dispatch(self, envelope: dict) -> None:
         group = envelope.get("group")
         if group is None:
             return  # not a stream message of monitoring.streams
+        message = envelope.get("message")
+        if isinstance(message, dict) and "type" in message:
+            # Every member needs the message's groups (to drop extra copies): computed once here.
+            envelope["groups"] = groups_for(message)
         for member in tuple(self.members.get(group, ())):
             member.deliver(envelope)
 

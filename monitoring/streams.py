@@ -11,11 +11,13 @@ vault's event sequence number, for gap detection and replay) and `slot`.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import threading
 from datetime import datetime
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -122,24 +124,61 @@ def groups_for(message: dict) -> list[str]:
 def publish_now(messages: list[dict]) -> None:
     """Sends immediately. Prefer `publish_on_commit` from code that writes the database."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not messages:
         return
-    async_to_sync(_send_all)(layer, messages)
+    try:
+        _publisher.run(_send_all(layer, messages))
+    except Exception:  # noqa: BLE001 - a dead layer must not fail the writer
+        logger.exception("could not publish %d stream messages", len(messages))
 
 
 async def _send_all(layer, messages: list[dict]) -> None:
-    """All of a commit's messages in one trip to the event loop. Each is encoded to JSON once
-    here (`text`): every copy and every receiving connection sends that text as it is. `group`
-    tells the receiving process's hub which of its subscribers the copy is for."""
+    """A commit's messages, each encoded to JSON once (`text`): every copy and every receiving
+    connection sends that text as it is. `group` tells the receiving process's hub
+    (monitoring.fanout) which of its subscribers a copy is for. The groups are sent to
+    concurrently, each group's messages in order."""
+    by_group: dict[str, list[dict]] = {}
     for message in messages:
         text = json.dumps(message, default=str)
         for group in groups_for(message):
+            # Channels routes on the envelope's `type`; consumers forward `message` verbatim.
+            by_group.setdefault(group, []).append({"type": "stream.message", "group": group, "message": message,
+                                                   "text": text})
+
+    async def send_in_order(group: str, envelopes: list[dict]) -> None:
+        for envelope in envelopes:
             try:
-                # Channels routes on the envelope's `type`; consumers forward `message` verbatim.
-                await layer.group_send(group, {"type": "stream.message", "group": group, "message": message,
-                                               "text": text})
+                await layer.group_send(group, envelope)
             except Exception:  # noqa: BLE001 - a dead layer must not fail the writer
-                logger.exception("could not publish %s to %s", message["type"], group)
+                logger.exception("could not publish %s to %s", envelope["message"]["type"], group)
+
+    await asyncio.gather(*(send_in_order(group, envelopes) for group, envelopes in by_group.items()))
+
+
+class _PublisherLoop:
+    """One event loop thread per process for publishing from synchronous code (the indexer's
+    writes, Celery jobs, views): the channel layer keeps its Redis connections per event loop,
+    and `async_to_sync` from a plain thread would make a new loop, hence new connections, for
+    every commit."""
+
+    def __init__(self):
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():  # a forked worker starts its own
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="stream-publisher", daemon=True).start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+    def run(self, coroutine, timeout: float = 30):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._running_loop()).result(timeout)
+
+
+_publisher = _PublisherLoop()
 
 
 def publish_on_commit(messages: list[dict]) -> None:

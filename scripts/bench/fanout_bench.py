@@ -26,6 +26,7 @@ from bench.common import (  # noqa: E402
     machine_load,
     manage,
     percentile,
+    process_tree_cpu_seconds,
     recreate_database,
     save_json,
     start_web,
@@ -81,10 +82,12 @@ def run_burst(code_dir: Path, env: dict, work: Path, *, processes: int, clients:
             time.sleep(idle_seconds)
             idle = (database_transactions(DATABASE) - before) / idle_seconds
         load = machine_load()
+        cpu_before = process_tree_cpu_seconds(server.process.pid)
         subprocess.run([sys.executable, "-m", "bench.publish", "--owner", OWNER, "--vault", vault, "--count",
                         str(deposits), "--rate", str(rate), "--out", str(published_path)],
                        cwd=code_dir, env=env, check=True)
         node.wait(timeout=240)
+        cpu_seconds = process_tree_cpu_seconds(server.process.pid) - cpu_before
     finally:
         server.stop()
     published = json.loads(published_path.read_text())
@@ -104,11 +107,14 @@ def run_burst(code_dir: Path, env: dict, work: Path, *, processes: int, clients:
         "clients_complete": complete, "doubled": doubled, "clients_out_of_order": out_of_order,
         "p50_ms": percentile(latencies, 0.5), "p90_ms": percentile(latencies, 0.9),
         "p99_ms": percentile(latencies, 0.99), "max_ms": max(latencies) if latencies else None,
-        "idle_db_transactions_per_s": idle, "connect_seconds": connect_seconds, "load": load,
+        "idle_db_transactions_per_s": idle,
+        # Load-independent: the web server's CPU time for the whole burst, per frame it had to send.
+        "server_cpu_seconds": cpu_seconds, "server_cpu_us_per_frame": cpu_seconds * 1e6 / (2 * deposits * clients), "connect_seconds": connect_seconds, "load": load,
     }
     log(f"{processes} process(es), {clients} clients, {deposits} deposits at {rate:g}/s: "
         f"{delivered}/{deposits * clients} delivered, {complete} clients complete, doubled {doubled}, "
         f"p50 {result['p50_ms']:.0f} ms p99 {result['p99_ms']:.0f} ms max {result['max_ms']:.0f} ms; "
+        f"server CPU {result['server_cpu_us_per_frame']:.0f} µs/frame; "
         f"idle db tx/s {idle if idle is None else round(idle, 1)}; {load}")
     return result
 

@@ -272,7 +272,13 @@ def channel_layers(redis_url, capacity=WS_CHANNEL_CAPACITY):
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30}], "capacity": capacity},
+            "CONFIG": {
+                "hosts": [{"address": redis_url, "socket_timeout": 30}],
+                "capacity": capacity,
+                # Each web process's /ws hub (monitoring/fanout.py) takes every stream message for
+                # all its clients through one channel: room for a burst while it catches up.
+                "channel_capacity": {"stream-hub.*": 100 * capacity},
+            },
         }
     }
 
