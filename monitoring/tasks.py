@@ -78,11 +78,9 @@ def finalize():
 def reconcile():
     from monitoring.services.balance_tracker import BalanceTracker
 
-    logs = BalanceTracker().reconcile_all()
-    counts: dict[str, int] = {}
-    for log in logs:
-        counts[str(log.status)] = counts.get(str(log.status), 0) + 1
-    return counts
+    tracker = BalanceTracker()
+    tracker.reconcile_all()
+    return tracker.last_run.counts()
 
 
 @monitoring_job("monitoring.discover_vaults")

@@ -34,10 +34,24 @@ announced again; the log row is still written every run). Nothing is repaired he
 stays visible until someone looks (and the indexer's own
 writes move the row on). Every run is all-or-nothing: the logs, snapshots and alerts of one run
 are written in one database transaction, after every RPC read.
+
+**At scale** (`reconcile_all`, the periodic job): the open vaults are streamed in chunks of
+MONITOR_RECONCILIATION_CHUNK_VAULTS by primary key, each chunk read from the database (one
+snapshot) and then from the chain with MONITOR_RECONCILIATION_RPC_CONCURRENCY concurrent
+getMultipleAccounts calls; the next chunk's chain reads run while the previous chunk is
+compared. Memory holds one or two chunks plus the vaults that did not match. A run writes one
+`reconciliation_runs` row (counts, slots, sums, duration) and `reconciliation_logs` rows only
+for the vaults that did not match, at most MONITOR_RECONCILIATION_MAX_LOGS (mismatches first);
+rows older than MONITOR_RECONCILIATION_LOG_RETENTION_DAYS (runs: ..._RUN_RETENTION_DAYS) are
+deleted after each run. A single-vault check (`reconcile_balance`, `reconcile`) still writes a
+row for every vault it was given, matched or not.
 """
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -48,12 +62,13 @@ from django.db.models import Count, Q, Sum
 
 from monitoring.services.alerts import Severity, already_alerted, raise_alert
 from vaults.chain.client import ChainClient, VaultReading, get_chain_client, parse_pubkey
-from vaults.models import BalanceSnapshot, ReconciliationLog, Transaction, Vault
+from vaults.models import BalanceSnapshot, ReconciliationLog, ReconciliationRun, Transaction, Vault
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "balance_tracker"
 T = Transaction.Type
+PRUNE_BATCH = 10_000
 
 
 @dataclass
@@ -115,6 +130,18 @@ def load_ledgers(vaults: list[Vault]) -> dict[int, Ledger]:
                                 - f.get(T.WITHDRAWAL, 0) - f.get(T.TRANSFER, 0))
         ledger.locked_balance = f.get(T.LOCK, 0) - f.get(T.UNLOCK, 0) - f.get(T.TRANSFER, 0)
     return ledgers
+
+
+class _ReadAhead:
+    """A chunk's chain reads, started now on the pool, collected later in order."""
+
+    def __init__(self, chain: ChainClient, pairs, pool: ThreadPoolExecutor):
+        half = chain.MAX_ACCOUNTS_PER_CALL // 2
+        self._futures = [pool.submit(chain.read_vault_pairs, pairs[start:start + half])
+                         for start in range(0, len(pairs), half)]
+
+    def result(self) -> list[VaultReading]:
+        return [reading for future in self._futures for reading in future.result()]
 
 
 def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
@@ -183,6 +210,7 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
 class BalanceTracker:
     def __init__(self, chain: ChainClient | None = None):
         self._chain = chain
+        self.last_run: ReconciliationRun | None = None
 
     @property
     def chain(self) -> ChainClient:
@@ -214,8 +242,118 @@ class BalanceTracker:
     # ---- runs ----
 
     def reconcile_all(self) -> list[ReconciliationLog]:
-        vaults = list(Vault.objects.filter(is_closed=False).order_by("pk"))
-        return self.reconcile(vaults) if vaults else []
+        """Every open vault, streamed (see the module docstring). Returns the rows written (the
+        vaults that did not match); the run's summary is `self.last_run`."""
+        started_at, started = datetime.now(tz=timezone.utc), time.monotonic()
+        counts, reasons = Counter(), Counter()
+        kept: list[Comparison] = []
+        slots: list[int] = []
+        sums = {"onchain": 0, "database": 0}
+        calls = 0
+
+        def take(views: list[DatabaseView], readings: list[VaultReading]) -> None:
+            for view, reading in zip(views, readings):
+                comparison = compare(view, reading)
+                counts[comparison.status] += 1
+                slots.append(reading.slot)
+                sums["database"] += int(view.vault.total_balance)
+                if reading.vault is not None:
+                    sums["onchain"] += reading.vault.total_balance
+                if comparison.status != ReconciliationLog.Status.MATCHED:
+                    reasons[comparison.details.get("reason") or ",".join(comparison.details.get("mismatched", []))] += 1
+                    kept.append(comparison)
+            del slots[1:-1]  # only the first and last matter
+
+        concurrency = max(1, settings.MONITOR_RECONCILIATION_RPC_CONCURRENCY)
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="reconcile") as pool:
+            previous = None
+            for views in self._database_chunks(settings.MONITOR_RECONCILIATION_CHUNK_VAULTS):
+                # This chunk's chain reads start now (after its database read) and run while the
+                # previous chunk is compared.
+                pairs = [(view.vault.address, view.vault.token_account) for view in views]
+                pending = _ReadAhead(self.chain, pairs, pool)
+                calls += -(-len(pairs) // (self.chain.MAX_ACCOUNTS_PER_CALL // 2))
+                if previous is not None:
+                    take(previous[0], previous[1].result())
+                previous = (views, pending)
+            if previous is not None:
+                take(previous[0], previous[1].result())
+        logs = self._write_run(started_at, started, counts, reasons, kept, slots, sums, calls)
+        self._prune()
+        return logs
+
+    def _database_chunks(self, size: int):
+        """The open vaults in primary-key order, `size` at a time, each chunk with its ledger
+        read in one snapshot (the database is read before the chain, chunk by chunk)."""
+        after = 0
+        while True:
+            with _one_snapshot():
+                rows = list(Vault.objects.filter(is_closed=False, pk__gt=after).order_by("pk")[:size])
+                if not rows:
+                    return
+                ledgers = load_ledgers(rows)
+            yield [DatabaseView(row, ledgers[row.pk]) for row in rows]
+            after = rows[-1].pk
+
+    def _write_run(self, started_at, started, counts, reasons, kept, slots, sums, calls) -> list[ReconciliationLog]:
+        """The run's row, its logs (mismatches first, capped) and alerts: one transaction."""
+        cap = settings.MONITOR_RECONCILIATION_MAX_LOGS
+        kept.sort(key=lambda c: c.status != ReconciliationLog.Status.MISMATCH)
+        dropped = max(0, len(kept) - cap)
+        details = {"reasons": dict(reasons.most_common(50))}
+        if dropped:
+            details["logs_left_out"] = dropped
+            logger.error("reconciliation: %d vaults did not match; only the first %d are logged in full",
+                         len(kept), cap)
+        kept = kept[:cap]
+        with transaction.atomic():
+            run = ReconciliationRun.objects.create(
+                started_at=started_at, finished_at=datetime.now(tz=timezone.utc),
+                duration_ms=int((time.monotonic() - started) * 1000),
+                vaults_checked=sum(counts.values()), matched=counts[ReconciliationLog.Status.MATCHED],
+                mismatched=counts[ReconciliationLog.Status.MISMATCH], errors=counts[ReconciliationLog.Status.ERROR],
+                first_slot=slots[0] if slots else None, last_slot=slots[-1] if slots else None, rpc_calls=calls,
+                onchain_total_balance=sums["onchain"], database_total_balance=sums["database"], details=details,
+            )
+            logs = ReconciliationLog.objects.bulk_create([self._log_for(c, run) for c in kept], batch_size=1000)
+            for comparison, log in zip(kept, logs):
+                self._alert(comparison, log)
+        self.last_run = run
+        logger.info("reconciled %d vaults in %d ms: %s", run.vaults_checked, run.duration_ms, run.counts())
+        return logs
+
+    @staticmethod
+    def _log_for(c: Comparison, run: ReconciliationRun | None = None) -> ReconciliationLog:
+        return ReconciliationLog(
+            vault=c.vault, slot=c.reading.slot,
+            onchain_total_balance=c.reading.vault.total_balance if c.reading.vault else None,
+            token_account_amount=c.reading.token_amount,
+            database_total_balance=int(c.vault.total_balance),
+            difference=c.difference, status=c.status, details=c.details, run=run,
+        )
+
+    @staticmethod
+    def _prune() -> dict[str, int]:
+        """Retention: per-vault rows older than MONITOR_RECONCILIATION_LOG_RETENTION_DAYS and
+        runs older than MONITOR_RECONCILIATION_RUN_RETENTION_DAYS, in bounded batches."""
+        now = datetime.now(tz=timezone.utc)
+        deleted = {}
+        for table, column, days in (
+            ("reconciliation_logs", "timestamp", settings.MONITOR_RECONCILIATION_LOG_RETENTION_DAYS),
+            ("reconciliation_runs", "started_at", settings.MONITOR_RECONCILIATION_RUN_RETENTION_DAYS),
+        ):
+            cutoff, total = now - timedelta(days=days), 0
+            with connection.cursor() as cursor:
+                while True:
+                    cursor.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "  # noqa: S608
+                                   f"WHERE {column} < %s LIMIT %s)", [cutoff, PRUNE_BATCH])
+                    total += cursor.rowcount
+                    if cursor.rowcount < PRUNE_BATCH:
+                        break
+            deleted[table] = total
+        if any(deleted.values()):
+            logger.info("reconciliation retention: deleted %s", deleted)
+        return deleted
 
     def reconcile_unknown_vaults(self) -> list[ReconciliationLog]:
         """Vault accounts on chain that the database has never stored. A vault younger than the
@@ -258,6 +396,7 @@ class BalanceTracker:
         return logs
 
     def reconcile(self, vaults: list[Vault]) -> list[ReconciliationLog]:
+        """These vaults, one log row each (matched ones too): the single-vault check."""
         # 1. the database (one snapshot), 2. the chain (batched), 3. one write transaction.
         with _one_snapshot():
             fresh = {v.pk: v for v in Vault.objects.filter(pk__in=[v.pk for v in vaults])}
@@ -266,16 +405,7 @@ class BalanceTracker:
         readings = self.chain.read_vaults([(view.vault.address, view.vault.token_account) for view in views])
         comparisons = [compare(view, reading) for view, reading in zip(views, readings)]
         with transaction.atomic():
-            logs = ReconciliationLog.objects.bulk_create([
-                ReconciliationLog(
-                    vault=c.vault, slot=c.reading.slot,
-                    onchain_total_balance=c.reading.vault.total_balance if c.reading.vault else None,
-                    token_account_amount=c.reading.token_amount,
-                    database_total_balance=int(c.vault.total_balance),
-                    difference=c.difference, status=c.status, details=c.details,
-                )
-                for c in comparisons
-            ])
+            logs = ReconciliationLog.objects.bulk_create([self._log_for(c) for c in comparisons])
             for comparison, log in zip(comparisons, logs):
                 self._alert(comparison, log)
         counts = {s: sum(1 for c in comparisons if c.status == s) for s in ReconciliationLog.Status.values}

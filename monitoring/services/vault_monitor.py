@@ -39,7 +39,7 @@ from monitoring.models import IndexerCursor
 from monitoring.services.alerts import ACTION_PREFIX, Severity, already_alerted, raise_alert
 from vaults.cache_keys import TVL_KEY
 from vaults.chain.client import ChainClient, FailedVaultCall, get_chain_client
-from vaults.models import AuditTrail, BalanceSnapshot, ReconciliationLog, Transaction, Vault
+from vaults.models import AuditTrail, BalanceSnapshot, ReconciliationLog, ReconciliationRun, Transaction, Vault
 
 logger = logging.getLogger(__name__)
 
@@ -261,11 +261,18 @@ class VaultMonitor:
 
     @staticmethod
     def _reconciliation_summary(since: datetime) -> dict:
+        """Full runs keep their counts in `reconciliation_runs` (matched vaults have no log row);
+        single-vault checks are log rows without a run."""
         recent = ReconciliationLog.objects.filter(timestamp__gte=since)
-        counts = {r["status"]: r["n"] for r in recent.values("status").annotate(n=Count("id"))}
+        counts = {r["status"]: r["n"] for r in recent.filter(run__isnull=True).values("status").annotate(n=Count("id"))}
+        runs = ReconciliationRun.objects.filter(started_at__gte=since)
+        totals = runs.aggregate(matched=Sum("matched"), mismatch=Sum("mismatched"), error=Sum("errors"))
+        last_log = recent.order_by("-timestamp").values_list("timestamp", flat=True).first()
+        last_run = runs.order_by("-finished_at").values_list("finished_at", flat=True).first()
         return {
-            "counts": {status: counts.get(status, 0) for status in ReconciliationLog.Status.values},
-            "last_run": recent.order_by("-timestamp").values_list("timestamp", flat=True).first(),
+            "counts": {status: counts.get(status, 0) + int(totals.get(status) or 0)
+                       for status in ReconciliationLog.Status.values},
+            "last_run": max((t for t in (last_log, last_run) if t is not None), default=None),
             "mismatches": list(recent.filter(status=ReconciliationLog.Status.MISMATCH)
                                .select_related("vault").order_by("-timestamp")[:10]),
         }

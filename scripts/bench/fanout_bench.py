@@ -77,7 +77,9 @@ def run_burst(code_dir: Path, env: dict, work: Path, *, processes: int, clients:
         idle = None
         if idle_seconds:
             # Idle clients answering heartbeats (WS_HEARTBEAT_SECONDS=2 here): database work they cause.
-            time.sleep(2)
+            # PostgreSQL publishes an idle session's counters up to 10 s late: let the connect
+            # phase's own transactions land first.
+            time.sleep(11)
             before = database_transactions(DATABASE)
             time.sleep(idle_seconds)
             idle = (database_transactions(DATABASE) - before) / idle_seconds

@@ -14,17 +14,29 @@ const [url, count, apiKey, vault, expected, outPath, timeoutArg] = process.argv.
 const CLIENTS = Number(count);
 const EXPECTED = Number(expected);
 const TIMEOUT_MS = Number(timeoutArg || 120) * 1000;
-const OPEN_BATCH = 50;
+const OPEN_BATCH = Number(process.env.OPEN_BATCH || 50);
+const OPEN_ATTEMPTS = 5;
 
 const now = () => performance.timeOrigin + performance.now();
 const clients = [];
 
-function open(index) {
+async function open(index) {
+  // A server that cannot take the handshakes fast enough refuses some: try again a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openOnce(index);
+    } catch (error) {
+      if (attempt >= OPEN_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
+}
+
+function openOnce(index) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${url}?tvl=0`);
     const client = { index, ws, deposits: [], others: 0, seqs: [], closed: null };
-    clients.push(client);
-    ws.onerror = (event) => reject(new Error(`client ${index}: ${event.message || 'error'}`));
+    ws.onerror = (event) => { reject(new Error(`client ${index}: ${event.message || 'error'}`)); ws.close(); };
     ws.onclose = (event) => { client.closed = event.code; };
     ws.onmessage = (event) => {
       const at = now();
@@ -37,6 +49,7 @@ function open(index) {
           ws.send(JSON.stringify({ action: 'subscribe', vault, id: 2 }));
           break;
         case 'subscribed':
+          clients.push(client);
           resolve(client);
           break;
         case 'heartbeat':

@@ -213,3 +213,81 @@ def test_track_vault_reads_the_vault_and_its_token_account_at_one_slot(dev_vault
     assert reading.token_amount == 42_000 and reading.slot > 0
     with pytest.raises(Vault.DoesNotExist):
         BalanceTracker(chain).track_vault(str(Keypair().pubkey()))
+
+
+# ---- full runs at scale: streamed, concurrent, summarized, pruned -------------------------------
+
+
+def _ghost_vaults(chain, count):
+    """Vault rows whose accounts are not on chain (each an `error` in a run)."""
+    ghosts = []
+    for _ in range(count):
+        owner = Keypair().pubkey()
+        ghosts.append(Vault(owner=str(owner), address=str(chain.vault_address(owner)),
+                            token_account=str(chain.vault_token_address(owner)), onchain_created_at=0))
+    return Vault.objects.bulk_create(ghosts)
+
+
+def test_a_streamed_run_compares_every_vault_once_and_logs_only_the_ones_that_differ(dev_vault, chain, settings):
+    from vaults.models import ReconciliationRun
+
+    settings.MONITOR_RECONCILIATION_CHUNK_VAULTS = 37  # several chunks, calls of 50 pairs cut across them
+    settings.MONITOR_RECONCILIATION_RPC_CONCURRENCY = 3
+    matched = [dev_vault(deposit=1_000 * (i + 1)) for i in range(2)]
+    ghosts = _ghost_vaults(chain, 95)
+    tampered = dev_vault(deposit=5_000)
+    Vault.objects.filter(owner=tampered.owner).update(total_balance=F("total_balance") + 7,
+                                                      available_balance=F("available_balance") + 7)
+    tracker = BalanceTracker(chain)
+    logs = tracker.reconcile_all()
+
+    run = tracker.last_run
+    assert run == ReconciliationRun.objects.get()
+    assert (run.vaults_checked, run.matched, run.mismatched, run.errors) == (98, 2, 1, 95)
+    assert run.rpc_calls == 3  # chunks of 37, 37 and 24 vaults: one call of up to 50 pairs each
+    assert run.onchain_total_balance == 1_000 + 2_000 + 5_000
+    assert run.database_total_balance == 1_000 + 2_000 + 5_007
+    assert run.details["reasons"] == {"vault_account_missing": 95, "vault_row.total_balance,vault_row.available_balance": 1}
+    # Only the vaults that did not match have rows, mismatches first, each exactly once.
+    assert [log.status for log in logs][:1] == ["mismatch"]
+    assert sorted(log.vault_id for log in logs) == sorted([g.pk for g in ghosts] + [
+        Vault.objects.get(owner=tampered.owner).pk])
+    assert ReconciliationLog.objects.filter(run=run).count() == 96
+    assert not ReconciliationLog.objects.filter(vault__owner__in=[m.owner for m in matched]).exists()
+    assert run.first_slot <= run.last_slot
+
+
+def test_a_run_logs_at_most_the_cap_and_says_how_many_it_left_out(chain, settings):
+    settings.MONITOR_RECONCILIATION_MAX_LOGS = 10
+    settings.MONITOR_RECONCILIATION_CHUNK_VAULTS = 25
+    _ghost_vaults(chain, 60)
+    tracker = BalanceTracker(chain)
+    assert len(tracker.reconcile_all()) == 10
+    assert tracker.last_run.errors == 60 and tracker.last_run.details["logs_left_out"] == 50
+    assert ReconciliationLog.objects.count() == 10
+
+
+def test_old_rows_are_deleted_after_a_run_and_recent_ones_kept(chain, settings):
+    from datetime import datetime, timedelta, timezone
+
+    from vaults.models import ReconciliationRun
+
+    settings.MONITOR_RECONCILIATION_LOG_RETENTION_DAYS = 30
+    settings.MONITOR_RECONCILIATION_RUN_RETENTION_DAYS = 90
+    [ghost] = _ghost_vaults(chain, 1)
+    now = datetime.now(tz=timezone.utc)
+    for age_days in (31, 29):
+        run = ReconciliationRun.objects.create(started_at=now - timedelta(days=age_days),
+                                               finished_at=now - timedelta(days=age_days), duration_ms=1)
+        log = ReconciliationLog.objects.create(vault=ghost, slot=1, status="error", run=run)
+        ReconciliationLog.objects.filter(pk=log.pk).update(timestamp=now - timedelta(days=age_days))
+    ReconciliationRun.objects.create(started_at=now - timedelta(days=91), finished_at=now - timedelta(days=91),
+                                     duration_ms=1)
+    tracker = BalanceTracker(chain)
+    tracker.reconcile_all()
+    def days(moment):
+        return round((now - moment).total_seconds() / 86400)
+
+    ages = sorted(days(log.timestamp) for log in ReconciliationLog.objects.all())
+    assert ages == [0, 29]  # this run's row and the 29-day-old one; the 31-day-old one is gone
+    assert sorted(days(r.started_at) for r in ReconciliationRun.objects.all()) == [0, 29, 31]

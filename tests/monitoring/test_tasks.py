@@ -15,7 +15,7 @@ from monitoring.schedules import JOBS
 from tests.monitoring.monitor_fixtures import Listener, chain, dev_vault, staff_alerts  # noqa: F401
 from vaults.cache_keys import TVL_KEY
 from vaults.chain.client import ChainUnavailable
-from vaults.models import BalanceSnapshot, ReconciliationLog, Transaction, Vault
+from vaults.models import BalanceSnapshot, ReconciliationLog, ReconciliationRun, Transaction, Vault
 from vaults.redis_client import get_redis
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -50,9 +50,10 @@ def test_the_lock_is_taken_for_the_run_and_released_after_it(dev_vault):
     dev_vault(deposit=1_000)
     with job_lock("monitoring.reconcile", 30):
         assert tasks.reconcile.apply().result == {"skipped": "locked"}
-    assert ReconciliationLog.objects.count() == 0  # the skipped run wrote nothing
+    assert ReconciliationRun.objects.count() == 0  # the skipped run wrote nothing
     assert tasks.reconcile.apply().result == {"matched": 1}
-    assert ReconciliationLog.objects.count() == 1
+    assert ReconciliationRun.objects.get().matched == 1
+    assert ReconciliationLog.objects.count() == 0  # a matched vault has no row of its own
     assert not get_redis().exists(lock_key("monitoring.reconcile"))
 
 
@@ -77,7 +78,7 @@ def test_concurrent_runs_do_the_work_once(dev_vault):
     for thread in threads:
         thread.join(60)
     assert sorted(results, key=str) == sorted([{"matched": 3}, {"skipped": "locked"}], key=str)
-    assert ReconciliationLog.objects.count() == 3
+    assert ReconciliationRun.objects.get().vaults_checked == 3
 
 
 def test_retries_back_off_exponentially_while_the_rpc_is_down(settings):
@@ -106,6 +107,7 @@ def test_retries_back_off_exponentially_while_the_rpc_is_down(settings):
     assert {r[2] for r in retries} == {ChainUnavailable}
     assert result.state == "FAILURE" and isinstance(result.result, ChainUnavailable)
     assert ReconciliationLog.objects.count() == 0  # all-or-nothing: no partial run was written
+    assert ReconciliationRun.objects.count() == 0
     assert not get_redis().exists(lock_key("monitoring.reconcile"))
 
 

@@ -664,27 +664,32 @@ class ChainClient:
         )
         return [str(item.pubkey) for item in resp.value]
 
-    def read_vaults(self, vaults) -> list[VaultReading]:
+    def read_vaults(self, vaults, *, executor=None) -> list[VaultReading]:
         """Each (vault address, token account address) pair read in the same getMultipleAccounts
         call, so the vault ledger and the token amount it is compared with come from one slot:
-        50 pairs per 100-address call."""
+        50 pairs per 100-address call. With an `executor` (a thread pool), the calls run
+        concurrently; the readings still come back in the order asked."""
         pairs = [(str(v), str(t)) for v, t in vaults]
         half = self.MAX_ACCOUNTS_PER_CALL // 2
-        readings = []
-        for start in range(0, len(pairs), half):
-            chunk = pairs[start:start + half]
-            flat = [a for pair in chunk for a in pair]
-            accounts = self.get_multiple_accounts(flat)  # len(flat) <= 100: exactly one call
-            slot = next((a.slot for a in accounts if a is not None), None)
-            if slot is None:
-                slot = self.get_slot()
-            for index, (vault_address, token_address) in enumerate(chunk):
-                vault_read, token_read = accounts[2 * index], accounts[2 * index + 1]
-                readings.append(VaultReading(
-                    address=vault_address, token_account=token_address, slot=slot,
-                    vault=self._vault_from_read(vault_read), token_amount=self._token_amount_from_read(token_read),
-                ))
-        return readings
+        chunks = [pairs[start:start + half] for start in range(0, len(pairs), half)]
+        if executor is None:
+            return [reading for chunk in chunks for reading in self.read_vault_pairs(chunk)]
+        futures = [executor.submit(self.read_vault_pairs, chunk) for chunk in chunks]
+        return [reading for future in futures for reading in future.result()]
+
+    def read_vault_pairs(self, chunk: list[tuple[str, str]]) -> list[VaultReading]:
+        """At most 50 (vault, token account) pairs in one getMultipleAccounts call."""
+        flat = [a for pair in chunk for a in pair]
+        accounts = self.get_multiple_accounts(flat)  # len(flat) <= 100: exactly one call
+        slot = next((a.slot for a in accounts if a is not None), None)
+        if slot is None:
+            slot = self.get_slot()
+        return [
+            VaultReading(address=vault_address, token_account=token_address, slot=slot,
+                         vault=self._vault_from_read(accounts[2 * index]),
+                         token_amount=self._token_amount_from_read(accounts[2 * index + 1]))
+            for index, (vault_address, token_address) in enumerate(chunk)
+        ]
 
     def _vault_from_read(self, read: AccountRead | None) -> VaultAccount | None:
         if read is None or read.owner != str(self.program_id):

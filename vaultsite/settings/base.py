@@ -290,6 +290,14 @@ CHANNEL_LAYERS = channel_layers(REDIS_URL)
 # monitoring/schedules.py and synced into django-celery-beat's tables; these are their knobs.
 # Amounts are in the collateral's base units (USDT: 6 decimals).
 MONITOR_RECONCILIATION_LAG_GRACE_SECONDS = env_int("MONITOR_RECONCILIATION_LAG_GRACE_SECONDS", 600)
+# A full run streams the vaults in chunks (bounded memory), reads the chain with this many
+# concurrent getMultipleAccounts calls, keeps a summary per run and full rows only for vaults
+# that did not match (at most MAX_LOGS per run), and deletes rows older than the retention.
+MONITOR_RECONCILIATION_CHUNK_VAULTS = env_int("MONITOR_RECONCILIATION_CHUNK_VAULTS", 2000)
+MONITOR_RECONCILIATION_RPC_CONCURRENCY = env_int("MONITOR_RECONCILIATION_RPC_CONCURRENCY", 8)
+MONITOR_RECONCILIATION_MAX_LOGS = env_int("MONITOR_RECONCILIATION_MAX_LOGS", 10_000)
+MONITOR_RECONCILIATION_LOG_RETENTION_DAYS = env_int("MONITOR_RECONCILIATION_LOG_RETENTION_DAYS", 90)
+MONITOR_RECONCILIATION_RUN_RETENTION_DAYS = env_int("MONITOR_RECONCILIATION_RUN_RETENTION_DAYS", 400)
 MONITOR_LARGE_WITHDRAWAL_AMOUNT = env_int("MONITOR_LARGE_WITHDRAWAL_AMOUNT", 100_000 * 10**6)
 MONITOR_OUTFLOW_WINDOW_SECONDS = env_int("MONITOR_OUTFLOW_WINDOW_SECONDS", 3600)
 MONITOR_OUTFLOW_VAULT_AMOUNT = env_int("MONITOR_OUTFLOW_VAULT_AMOUNT", 250_000 * 10**6)
