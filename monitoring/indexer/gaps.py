@@ -1,5 +1,10 @@
 """Gap repair: a vault whose stored sequence numbers have a hole gets a targeted backfill on
-its own address (`getSignaturesForAddress(vault)`), walking back only as far as the hole."""
+its own address (`getSignaturesForAddress(vault)`), walking back only as far as the hole.
+
+Anyone can list a vault's address in a transaction, so that history holds strangers'
+transactions: only those that ran the vault program are applied (and of those, only the events
+the program itself emitted are read: ChainClient._decode_events). A hole exists only between
+stored, attributed events, so no forged number can send this walk anywhere."""
 from __future__ import annotations
 
 import logging
@@ -38,8 +43,8 @@ def fill_vault_gap(chain: ChainClient, vault_address: str, *, page_limit: int = 
     for info in oldest_first(candidates):
         if info.failed or is_indexed(info.signature):
             continue
-        index_transaction(chain, info.signature, source="gap")
-        indexed += 1
+        if index_transaction(chain, info.signature, source="gap").invoked:
+            indexed += 1
     repair = GapRepair(vault_address, missing, indexed, missing_seqs(vault_address))
     log = logger.error if repair.missing_after else logger.info
     log("gap in vault %s: missing seq %s, %d transactions fetched, still missing %s", vault_address,
