@@ -54,3 +54,17 @@ def fill_vault_gap(chain: ChainClient, vault_address: str, *, page_limit: int = 
 
 def _short(seqs: list[int]) -> str:
     return str(seqs) if len(seqs) <= 10 else f"{seqs[:10]}... ({len(seqs)})"
+
+
+def catch_up_vault(chain: ChainClient, vault_address: str, *, page_limit: int = 1000) -> int:
+    """Applies the vault's newest transactions the indexer has not stored yet (newest first back
+    to the first one it has, then applied oldest first). Reconciliation calls it before calling
+    a vault missing, or closed, against the chain: the indexer may simply not have stored the
+    close (or the reopening) yet. Returns how many transactions that ran the program it applied."""
+    candidates = signatures_since(chain, vault_address, until=None, page_limit=page_limit,
+                                  stop=lambda info: is_indexed(info.signature))
+    applied = 0
+    for info in oldest_first(candidates):
+        if not info.failed and index_transaction(chain, info.signature, source="catch-up").invoked:
+            applied += 1
+    return applied
