@@ -4,7 +4,8 @@ and the monitors' alerts.
 Every row goes through `record_audit_event`, which makes it storable whatever it was given:
 - **sanitized**: NUL characters (PostgreSQL text and jsonb refuse them) and invalid Unicode (lone
   surrogates) are replaced by U+FFFD, in every column and in every key and value of `details`;
-- **redacted by pattern**: any field whose name contains `password`, `passwd`, `secret`, `token`,
+- **redacted by pattern**: in what the client sent (`details["request"]`, where every caller puts
+  a request body), any field whose name contains `password`, `passwd`, `secret`, `token`,
   `key`, `signature`, `transaction` (a signed transaction carries signatures), `otp`,
   `authorization`, `cookie`, `session`, `mnemonic`, `seed` or `private` is stored as
   `[redacted]`, at any depth, whatever its value (the admin's forms included: `password1`,
@@ -65,7 +66,7 @@ class _Walk:
         self.max_items = max_items
         self.cut = False
 
-    def value(self, value, depth: int):
+    def value(self, value, depth: int, *, redacting: bool = True):
         if isinstance(value, dict):
             if depth >= MAX_DEPTH:
                 self.cut = True
@@ -77,13 +78,18 @@ class _Walk:
                     out["…"] = f"[truncated: {len(value) - index} more fields]"
                     break
                 name = clean_text(str(key), 128)
-                out[name] = REDACTED if is_sensitive(str(key)) else self.value(item, depth + 1)
+                if redacting and is_sensitive(str(key)):
+                    out[name] = REDACTED
+                else:
+                    # Below the top level of a row's details, only what a client sent is redacted:
+                    # `request` (and everything under it); the rest is the system's own words.
+                    out[name] = self.value(item, depth + 1, redacting=redacting or (depth == 0 and name == "request"))
             return out
         if isinstance(value, (list, tuple)):
             if depth >= MAX_DEPTH:
                 self.cut = True
                 return DEPTH_MARKER
-            items = [self.value(item, depth + 1) for item in value[: self.max_items]]
+            items = [self.value(item, depth + 1, redacting=redacting) for item in value[: self.max_items]]
             if len(value) > self.max_items:
                 self.cut = True
                 items.append(f"[truncated: {len(value) - self.max_items} more items]")
@@ -98,17 +104,18 @@ class _Walk:
             return value
         if isinstance(value, float):
             return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
-        return self.value(str(value), depth)
+        return self.value(str(value), depth, redacting=redacting)
 
 
 def bounded(details: dict) -> dict:
-    """`details` sanitized, redacted and cut to MAX_DEPTH levels and MAX_DETAILS_BYTES of JSON,
-    with `_truncated: true` when anything was cut. Shrinks the per-string and per-collection
-    limits until it fits; an object that cannot fit even then is replaced by a marker."""
+    """`details` sanitized and cut to MAX_DEPTH levels and MAX_DETAILS_BYTES of JSON, with
+    `_truncated: true` when anything was cut, and `details["request"]` (what the client sent)
+    redacted at every depth. Shrinks the per-string and per-collection limits until it fits; an
+    object that cannot fit even then is replaced by a marker."""
     max_string, max_items = MAX_STRING_CHARS, MAX_ITEMS
     while True:
         walk = _Walk(max_string, max_items)
-        out = walk.value(details, 0)
+        out = walk.value(details, 0, redacting=False)
         if not isinstance(out, dict):
             out = {"value": out}
         if walk.cut:
@@ -120,11 +127,6 @@ def bounded(details: dict) -> dict:
             return {TRUNCATED_KEY: True, "note": f"details of {size} bytes could not be kept within "
                                                  f"{MAX_DETAILS_BYTES} bytes"}
         max_string, max_items = max(16, max_string // 4), max(2, max_items // 4)
-
-
-def redact(payload):
-    """Kept for callers that only need the redaction (and sanitizing) of a value."""
-    return _Walk(MAX_STRING_CHARS, MAX_ITEMS).value(payload, 0)
 
 
 def request_body_for_audit(raw: bytes, content_type: str, form: dict | None, *, anonymous: bool):

@@ -38,9 +38,15 @@ def test_secrets_are_redacted_by_name_at_any_depth():
 
 
 def test_nul_and_invalid_unicode_are_replaced_in_keys_and_values():
-    details = bounded({"a\x00b": "c\x00d", "lone": "\ud800x", "\udfffkey": 1})
-    assert details == {"a\ufffdb": "c\ufffdd", "lone": "\ufffdx", "\ufffdkey": REDACTED}
+    details = bounded({"a\x00b": "c\x00d", "lone": "\ud800x", "request": {"\udfffkey": 1, "x\x00": "\x00"}})
+    assert details == {"a\ufffdb": "c\ufffdd", "lone": "\ufffdx", "request": {"\ufffdkey": REDACTED, "x\ufffd": "\ufffd"}}
     json.dumps(details).encode("utf-8")
+
+
+def test_the_systems_own_details_are_not_redacted():
+    # An alert's dedupe key and a transaction signature are the monitors' words, not a secret.
+    details = {"dedupe_key": "vault:1:2", "signature": "5j7s", "request_id": "r1"}
+    assert bounded(details) == details
 
 
 def test_depth_is_cut_at_twenty_levels_with_a_marker():
