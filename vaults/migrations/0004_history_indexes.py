@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('vaults', '0002_audit_trail_append_only'),
+        ('vaults', '0003_ledger_chain'),
     ]
 
     operations = [
