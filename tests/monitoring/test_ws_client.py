@@ -1,10 +1,11 @@
 """The "Real client" fault: a real websocket client (monitoring.ws_client on the `websockets`
-package) connected to the real ASGI server (daphne, a subprocess on a free loopback port, on the
-test database and Redis) receives `deposit` and `balance_update` for a deposit it did not make,
+package) connected to the real ASGI server (the production web command of scripts/run.py, a subprocess on a free
+loopback port, on the test database and Redis) receives `deposit` and `balance_update` for a deposit it did not make,
 made on the local validator and recorded through the ledger. The lag is measured by the
 benchmark, not asserted here."""
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,36 +43,64 @@ def _database_url() -> str:
     return f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture
-def asgi_server(tmp_path, transactional_db):
-    """daphne serving vaultsite.asgi on the test database and Redis; yields the /ws URL."""
+def _start_web(tmp_path, processes: int):
+    """The production web server (scripts/run.py's `web_command`: uvicorn, `processes` workers
+    accepting on one port) on the test database and Redis; returns (process, port)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from run import web_command
+    finally:
+        sys.path.pop(0)
     port = _free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "vaultsite.settings.test", "DATABASE_URL": _database_url(),
            "TEST_REDIS_URL": django_settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
-    log_path = tmp_path / "daphne.log"
+    log_path = tmp_path / f"web-{processes}.log"
     with open(log_path, "w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                   "vaultsite.asgi:application"], cwd=ROOT, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT)
+        server = subprocess.Popen(web_command(sys.executable, "127.0.0.1", port, processes), cwd=ROOT, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        if server.poll() is not None:
+            pytest.fail(f"the web server exited:\n{log_path.read_text()}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if time.monotonic() > deadline:
+            _stop(server)
+            pytest.fail(f"the web server did not listen within {STARTUP_SECONDS} s:\n{log_path.read_text()}")
+        time.sleep(0.1)
+    return server, port
+
+
+def _stop(server):
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"daphne exited:\n{log_path.read_text()}")
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"daphne did not listen within {STARTUP_SECONDS} s:\n{log_path.read_text()}")
-            time.sleep(0.1)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture
+def asgi_server(tmp_path, transactional_db):
+    """One web process serving vaultsite.asgi; yields the /ws URL."""
+    server, port = _start_web(tmp_path, 1)
+    try:
         yield f"ws://127.0.0.1:{port}/ws"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        _stop(server)
+
+
+@pytest.fixture
+def two_web_processes(tmp_path, transactional_db):
+    """Two web processes behind one port (make run's production mode with WEB_PROCESSES=2)."""
+    server, port = _start_web(tmp_path, 2)
+    try:
+        yield f"ws://127.0.0.1:{port}/ws"
+    finally:
+        _stop(server)
 
 
 def _is_deposit(signature):
@@ -168,3 +197,40 @@ async def test_an_idle_subscriber_outlives_the_layers_blocking_read(asgi_server)
                                       timestamp=1, seq=1, slot=1)
         await database_sync_to_async(streams.publish_now)([message])
         assert (await client.receive(timeout=10)).message == message
+
+
+async def test_clients_spread_over_two_web_processes_each_get_every_message_once_in_order(two_web_processes):
+    """Each web process has its own /ws hub, one channel-layer member per process: a message
+    published once reaches the clients of both processes, every one of them once and in order."""
+    from channels.layers import get_channel_layer
+
+    from vaults.services.api_keys import create_api_key
+
+    raw_key, _ = await database_sync_to_async(create_api_key)("fan-out")
+    owner = str(Keypair().pubkey())
+    vault = vault_pda(owner)
+    layer = get_channel_layer()
+    group_key = layer._group_key(streams.vault_group(vault))
+    clients = []
+    try:
+        # The kernel hands connections to whichever worker accepts first: connect until both
+        # processes hold subscribers (a handful is enough in practice).
+        while len(clients) < 24 or len(await layer.connection(0).zrange(group_key, 0, -1)) < 2:
+            assert len(clients) < 200, "every connection went to one process"
+            client = StreamClient(two_web_processes, api_key=raw_key)
+            await client.connect()
+            clients.append(client)
+            await client.subscribe(vault=vault)
+        assert len(await layer.connection(0).zrange(group_key, 0, -1)) == 2  # one member per process
+
+        sent = [streams.vault_event("deposit", owner=owner, vault=vault, amount=1_000 + i, signature=f"sig{i}",
+                                    timestamp=1_700_000_000, seq=i + 1, slot=i + 1) for i in range(40)]
+        await database_sync_to_async(streams.publish_now)(sent)
+        for client in clients:
+            got = [(await client.receive(timeout=20)).message for _ in sent]
+            assert got == sent
+        await asyncio.sleep(0.3)
+        assert all(client._queue.empty() for client in clients)  # nothing doubled
+    finally:
+        for client in clients:
+            await client.close()
