@@ -2,6 +2,7 @@
 the issue's "Tampered row" fault (a row changed by hand is flagged with the exact difference),
 batched reads, and the periodic snapshots."""
 import logging
+import time
 
 import pytest
 from django.db.models import F
@@ -309,6 +310,45 @@ def test_a_streamed_run_compares_every_vault_once_and_logs_only_the_ones_that_di
     assert ReconciliationLog.objects.filter(run=run).count() == 96
     assert not ReconciliationLog.objects.filter(vault__owner__in=[m.owner for m in matched]).exists()
     assert run.first_slot <= run.last_slot
+
+
+def test_a_run_reads_the_chain_concurrently_and_holds_one_chunk_of_vaults_at_a_time(chain, settings, monkeypatch):
+    """Bounded memory and concurrent reads: the database is read `CHUNK_VAULTS` vaults at a time
+    (keyset, never OFFSET or the whole table), and up to `RPC_CONCURRENCY` getMultipleAccounts
+    calls are in flight together, never more."""
+    import threading
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.MONITOR_RECONCILIATION_CHUNK_VAULTS = 200
+    settings.MONITOR_RECONCILIATION_RPC_CONCURRENCY = 3
+    _ghost_vaults(chain, 450)
+    in_flight, peak, lock = [0], [0], threading.Lock()
+    read_pairs = chain.read_vault_pairs
+
+    def timed_read(pairs):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        try:
+            time.sleep(0.05)  # the RPC's latency over a network, so calls overlap when they can
+            return read_pairs(pairs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(chain, "read_vault_pairs", timed_read)
+    tracker = BalanceTracker(chain)
+    with CaptureQueriesContext(connection) as queries:
+        tracker.reconcile_all()
+
+    assert tracker.last_run.vaults_checked == 450 and tracker.last_run.rpc_calls == 4 + 4 + 1
+    assert peak[0] == 3
+    chunk_reads = [q["sql"] for q in queries.captured_queries
+                   if q["sql"].startswith('SELECT "vaults"') and "ORDER BY" in q["sql"]]
+    assert len(chunk_reads) == 4  # 200, 200, 50, then the empty read that ends the stream
+    assert all(sql.endswith("LIMIT 200") and "OFFSET" not in sql for sql in chunk_reads)
 
 
 def test_a_run_logs_at_most_the_cap_and_says_how_many_it_left_out(chain, settings):
