@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -20,7 +21,9 @@ from pathlib import Path
 HARNESS_ROOT = Path(__file__).resolve().parent.parent.parent  # this checkout
 SCRIPTS_DIR = HARNESS_ROOT / "scripts"
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+# The benchmarks' Redis: BENCH_REDIS_URL, or a private redis-server of their own (start_redis),
+# so a benchmark never flushes or shares a Redis database with tests or other runs.
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "")
 SECRET = "bench-only-secret-key-not-for-anything-else"
 
 
@@ -56,10 +59,41 @@ def recreate_database(name: str) -> str:
     return f"postgresql://postgres@127.0.0.1:5432/{name}"
 
 
-def flush_redis(url: str = BENCH_REDIS_URL) -> None:
+def start_redis(work: Path) -> str:
+    """A private redis-server (no persistence) on a free port for this benchmark process,
+    stopped when it exits; unless BENCH_REDIS_URL names one."""
+    global BENCH_REDIS_URL
+    if BENCH_REDIS_URL:
+        return BENCH_REDIS_URL
+    import atexit
+    import shutil
+
+    port = free_port()
+    server = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
+                               "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(work)],
+                              stdout=(work / "redis.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    atexit.register(stop_process, server)
+    deadline = time.monotonic() + 20
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"redis-server did not start; see {work / 'redis.log'}")
+        time.sleep(0.05)
+    BENCH_REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    return BENCH_REDIS_URL
+
+
+def flush_redis(url: str | None = None) -> None:
     import redis
 
-    redis.Redis.from_url(url).flushdb()
+    redis.Redis.from_url(url or BENCH_REDIS_URL).flushdb()
+
+
+def database_name(kind: str, label: str) -> str:
+    """One database per benchmark and label, so a "before" and an "after" run can overlap."""
+    return f"cvms_bench_{kind}_{re.sub(r'[^a-z0-9]', '_', label.lower())}"
 
 
 def code_env(code_dir: Path, **extra) -> dict:
@@ -69,7 +103,7 @@ def code_env(code_dir: Path, **extra) -> dict:
         "PYTHONPATH": f"{SCRIPTS_DIR}{os.pathsep}{code_dir}",
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DJANGO_SECRET_KEY": SECRET,
-        "REDIS_URL": BENCH_REDIS_URL,
+        "REDIS_URL": BENCH_REDIS_URL or start_redis(Path(tempfile.mkdtemp(prefix="bench-redis-"))),
         "RATE_LIMIT_GLOBAL_REQUESTS": str(10**12),  # the limiter still runs; it never refuses here
         "PYTHONUNBUFFERED": "1",
     })

@@ -21,6 +21,7 @@ from bench.common import (  # noqa: E402
     HARNESS_ROOT,
     SCRIPTS_DIR,
     code_env,
+    database_name,
     flush_redis,
     log,
     machine_load,
@@ -29,10 +30,10 @@ from bench.common import (  # noqa: E402
     process_tree_cpu_seconds,
     recreate_database,
     save_json,
+    start_redis,
     start_web,
 )
 
-DATABASE = "cvms_bench_ws"
 OWNER = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU"
 
 
@@ -65,7 +66,7 @@ def start_clients(base: str, clients: int, api_key: str, vault: str, expected: i
     return process
 
 
-def run_burst(code_dir: Path, env: dict, work: Path, *, processes: int, clients: int, deposits: int, rate: float,
+def run_burst(code_dir: Path, env: dict, work: Path, *, database: str, processes: int, clients: int, deposits: int, rate: float,
               api_key: str, vault: str, idle_seconds: float) -> dict:
     server = start_web(code_dir, env, work, processes=processes, name=f"ws-{processes}p-{clients}c")
     out = work / f"arrivals-{processes}p-{clients}c.json"
@@ -80,9 +81,9 @@ def run_burst(code_dir: Path, env: dict, work: Path, *, processes: int, clients:
             # PostgreSQL publishes an idle session's counters up to 10 s late: let the connect
             # phase's own transactions land first.
             time.sleep(11)
-            before = database_transactions(DATABASE)
+            before = database_transactions(database)
             time.sleep(idle_seconds)
-            idle = (database_transactions(DATABASE) - before) / idle_seconds
+            idle = (database_transactions(database) - before) / idle_seconds
         load = machine_load()
         cpu_before = process_tree_cpu_seconds(server.process.pid)
         subprocess.run([sys.executable, "-m", "bench.publish", "--owner", OWNER, "--vault", vault, "--count",
@@ -135,7 +136,9 @@ def main() -> int:
     code_dir = args.code_dir.resolve()
     work = Path(tempfile.mkdtemp(prefix=f"bench-ws-{args.label}-"))
     log(f"{args.label}: code {code_dir}, work {work}, {machine_load()}")
-    database_url = recreate_database(DATABASE)
+    start_redis(work)
+    database = database_name("ws", args.label)
+    database_url = recreate_database(database)
     flush_redis()
     env = code_env(code_dir, DATABASE_URL=database_url, RPC_URL="http://127.0.0.1:9", WS_HEARTBEAT_SECONDS=2,
                    WS_IDLE_TIMEOUT_SECONDS=60, WS_SUBSCRIBE_BURST=100)
@@ -147,7 +150,7 @@ def main() -> int:
     for processes in [int(p) for p in args.processes.split(",")]:
         for clients in [int(c) for c in args.clients.split(",")]:
             try:
-                runs.append(run_burst(code_dir, env, work, processes=processes, clients=clients,
+                runs.append(run_burst(code_dir, env, work, database=database, processes=processes, clients=clients,
                                       deposits=args.deposits, rate=args.rate, api_key=api_key, vault=vault,
                                       idle_seconds=args.idle_seconds))
             except SystemExit as reason:

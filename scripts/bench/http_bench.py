@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (  # noqa: E402
     HARNESS_ROOT,
     code_env,
+    database_name,
     flush_redis,
     log,
     machine_load,
@@ -27,11 +28,11 @@ from bench.common import (  # noqa: E402
     recreate_database,
     save_json,
     start_localnet,
+    start_redis,
     start_web,
     wrk,
 )
 
-DATABASE = "cvms_bench_http"
 TABLE_SIZES = [1_000, 10_000, 100_000, 1_000_000]
 
 
@@ -62,7 +63,9 @@ def main() -> int:
     results: dict = {"label": args.label, "code_dir": str(code_dir), "load_start": machine_load()}
     log(f"{args.label}: code {code_dir}, work {work}, {machine_load()}")
 
-    database_url = recreate_database(DATABASE)
+    start_redis(work)
+    database = database_name("http", args.label)
+    database_url = recreate_database(database)
     flush_redis()
     localnet = start_localnet(code_dir, work)
     servers = []
