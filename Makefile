@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LD_LIBRARY_PATH := /usr/lib/llvm-22/lib$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
 
-.PHONY: bench-lag browser help venv toolchain program program-release verify-program idl test test-rust test-python bench-program run clean node-deps localnet
+.PHONY: bench bench-lag browser help venv toolchain program program-release verify-program idl test test-rust test-python bench-program run clean node-deps localnet
 
 help:
 	@echo "make run              the whole system on embedded PostgreSQL/Redis + the local validator:"
@@ -16,6 +16,8 @@ help:
 	@echo "make program-release  build and commit-stage the binaries in programs/deploy/"
 	@echo "make idl              regenerate idl/*.json from the program sources"
 	@echo "make bench-program    compute units per instruction, written to docs/benchmarks.md"
+	@echo "make bench            the performance suite (HTTP ratios, /ws fan-out, reconciliation at 100k"
+	@echo "                      vaults; under 15 minutes), figures and charts into docs/benchmarks.md"
 	@echo "make bench-lag        indexer lag (confirmation → DB row, → WebSocket) over 500 deposits"
 	@echo "make localnet         only the local validator (Surfpool) with both programs, the mint and dev wallets"
 
@@ -65,6 +67,13 @@ $(BENCH_VENV)/.installed:
 bench-program: venv $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python scripts/bench_program.py --update docs/benchmarks.md
 	$(PY) scripts/bench_program.py --update docs/benchmarks.md
+
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+	touch $@
+
+bench: venv node-deps $(VENV)/.bench-installed
+	$(PY) scripts/bench/suite.py --update docs/benchmarks.md
 
 bench-lag: venv node-deps
 	$(PY) scripts/bench_lag.py --update docs/benchmarks.md

@@ -13,7 +13,34 @@ from monitoring.routing import websocket_urlpatterns  # noqa: E402
 from monitoring.ws_auth import origin_validated  # noqa: E402
 from vaults.services.chain_identity import verify_at_startup  # noqa: E402
 
-verify_at_startup("web")  # one chain per ledger: never serve a ledger against another chain
+
+
+def _verify_chain_at_startup() -> None:
+    """One chain per ledger: never serve a ledger against another chain. uvicorn's worker
+    processes import this module inside their running event loop, where Django refuses database
+    queries: the check then runs on a thread of its own (its SystemExit still stops the worker)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        verify_at_startup("web")
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def check():
+        try:
+            verify_at_startup("web")
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1, thread_name_prefix="chain-check") as pool:
+        pool.submit(check).result()
+
+
+_verify_chain_at_startup()
 
 if settings.SERVE_STATIC:
     # Local runs have no web server in front: serve the admin's static files like runserver.

@@ -25,6 +25,7 @@ from bench.common import (  # noqa: E402
     machine_load,
     manage,
     paired,
+    record_chain,
     recreate_database,
     save_json,
     start_localnet,
@@ -73,6 +74,7 @@ def main() -> int:
         env = code_env(code_dir, DATABASE_URL=database_url, RPC_URL=localnet.rpc_url, WS_URL=localnet.ws_url,
                        USDT_MINT=localnet.description["usdt_mint"])
         manage(code_dir, env, "migrate", "--noinput")
+        record_chain(code_dir, env)
         wallets = json.loads(seed(code_dir, env, "chain-vaults", "--localnet-file", str(work / "localnet.json")))
         hot = wallets[0]
         sizes = [int(s) for s in args.sizes.split(",")]

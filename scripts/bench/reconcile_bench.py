@@ -22,6 +22,7 @@ from bench.common import (  # noqa: E402
     log,
     machine_load,
     manage,
+    record_chain,
     recreate_database,
     save_json,
     start_localnet,
@@ -57,6 +58,7 @@ def main() -> int:
         env = code_env(code_dir, DATABASE_URL=database_url, RPC_URL=localnet.rpc_url, WS_URL=localnet.ws_url,
                        USDT_MINT=localnet.description["usdt_mint"])
         manage(code_dir, env, "migrate", "--noinput")
+        record_chain(code_dir, env)
         subprocess.run([sys.executable, "-m", "bench.seed", "chain-vaults", "--localnet-file",
                         str(work / "localnet.json")], cwd=code_dir, env=env, check=True, capture_output=True)
         seeded = in_code(code_dir, env, "bench.reconcile", "seed", "--vaults", str(args.vaults),

@@ -89,6 +89,30 @@ def test_the_indexer_and_the_web_refuse_to_start_against_another_chain(chain, ot
     assert Transaction.objects.count() == 0
 
 
+IMPORT_IN_A_RUNNING_LOOP = (
+    # What a uvicorn worker process does (make run's production mode, several web processes):
+    # it imports the ASGI application inside its running event loop.
+    "import asyncio\n"
+    "async def serve():\n"
+    "    import vaultsite.asgi\n"
+    "asyncio.run(serve())\n"
+)
+
+
+def test_a_web_worker_importing_the_app_in_its_event_loop_checks_the_chain_too(localnet, other_localnet):
+    """Django refuses queries inside a running event loop; the check must still run (and refuse)."""
+    first = subprocess.run([sys.executable, "-c", IMPORT_IN_A_RUNNING_LOOP], cwd=ROOT, timeout=120,
+                           env=_process_env(other_localnet), capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr  # an empty ledger: the first start records its chain
+    recorded = recorded_identity()
+    assert recorded.instance == other_localnet.description["chain_instance"]
+    # Now the ledger belongs to the other chain: a worker pointed at this one refuses to start.
+    again = subprocess.run([sys.executable, "-c", IMPORT_IN_A_RUNNING_LOOP], cwd=ROOT, timeout=120,
+                           env=_process_env(localnet), capture_output=True, text=True)
+    assert again.returncode != 0 and "web refuses to start" in again.stderr
+    assert "SynchronousOnlyOperation" not in again.stderr
+
+
 def test_a_ledger_without_a_recorded_chain_is_adopted_only_when_its_vaults_are_on_the_chain(
         chain, vault_user, other_localnet, settings):
     user = vault_user()
