@@ -4,10 +4,12 @@ import binascii
 import time
 import uuid
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime, timedelta, timezone
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Sum
 
 from vaults.cache_keys import TVL_KEY
@@ -50,7 +52,27 @@ class HistoryCursor:
 
     @classmethod
     def after(cls, row) -> "HistoryCursor":
+        """The position of a row: a Transaction, or a HistoryRow (which carries the timestamp in
+        microseconds)."""
+        if isinstance(row, HistoryRow):
+            return cls(cls._EPOCH + timedelta(microseconds=row.micros), row.slot, row.event_index, uuid.UUID(row.id))
         return cls(row.timestamp, row.slot, row.event_index, row.id)
+
+
+class HistoryRow(NamedTuple):
+    """One history entry as the API serves it, read without building a model instance: the
+    columns the response and the next cursor need, the timestamp already formatted by the
+    database (UTC, whole seconds, as the seeds' examples)."""
+
+    id: str
+    vault_address: str
+    transaction_type: str
+    amount: int
+    signature: str
+    timestamp: str
+    micros: int
+    slot: int
+    event_index: int
 
 
 # The vault's own events and the transfers into it, each read newest first from its own composite
@@ -82,9 +104,34 @@ def get_transactions(vault: Vault, limit: int = 100, after: HistoryCursor | None
     return list(Transaction.objects.raw(sql, params))
 
 
+_PAGE_ORDER = "page.timestamp DESC, page.slot DESC, page.event_index DESC, page.id DESC"
+_PAGE_COLUMNS = "id, vault_id, transaction_type, amount, signature, timestamp, slot, event_index"
+_PAGE_SQL = """
+SELECT page.id::text, v.address, page.transaction_type, page.amount, page.signature,
+       to_char(page.timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+       (extract(epoch FROM page.timestamp) * 1000000)::bigint, page.slot, page.event_index
+FROM (
+    (SELECT {columns} FROM transactions WHERE vault_id = %(vault)s {after}
+     ORDER BY {order} LIMIT %(limit)s)
+    UNION ALL
+    (SELECT {columns} FROM transactions WHERE counterparty_vault_id = %(vault)s AND vault_id <> %(vault)s {after}
+     ORDER BY {order} LIMIT %(limit)s)
+) AS page JOIN vaults v ON v.id = page.vault_id
+ORDER BY {outer_order} LIMIT %(limit)s
+"""
+
+
 def get_transaction_page(vault: Vault, limit: int, after: HistoryCursor | None = None):
-    """(rows, cursor of the next page or None when this page is the last)."""
-    rows = get_transactions(vault, limit + 1, after)
+    """(rows, cursor of the next page or None when this page is the last): `get_transactions`'
+    rows as HistoryRow tuples, one query, no model instances (the API's hot path)."""
+    params = {"vault": vault.pk, "limit": limit + 1}
+    if after is not None:
+        params.update(ts=after.timestamp, slot=after.slot, event_index=after.event_index, id=after.id)
+    sql = _PAGE_SQL.format(columns=_PAGE_COLUMNS, after=_AFTER if after is not None else "", order=_HISTORY_ORDER,
+                           outer_order=_PAGE_ORDER)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = [HistoryRow(*row) for row in cursor.fetchall()]
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

@@ -297,7 +297,8 @@ def _ms(text: str) -> float:
 def wrk(base: str, path: str, *, connections: int = 16, seconds: float = 5, threads: int = 1) -> LoadResult:
     """Closed-loop load from `connections` keep-alive connections; every non-2xx answer and
     socket error is counted (a figure with errors is not a throughput)."""
-    command = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s",
+    # wrk takes whole seconds only.
+    command = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
                base + path]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     latency = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)\s*$", out, re.M))

@@ -36,7 +36,13 @@ function openOnce(index) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${url}?tvl=0`);
     const client = { index, ws, deposits: [], others: 0, seqs: [], closed: null };
-    ws.onerror = (event) => { reject(new Error(`client ${index}: ${event.message || 'error'}`)); ws.close(); };
+    let failed = false;
+    ws.onerror = (event) => {
+      if (failed) return; // closing a failed socket reports its error again
+      failed = true;
+      reject(new Error(`client ${index}: ${event.message || 'error'}`));
+      try { ws.close(); } catch (_) { /* already closed */ }
+    };
     ws.onclose = (event) => { client.closed = event.code; };
     ws.onmessage = (event) => {
       const at = now();

@@ -69,7 +69,8 @@ def _history_fixture():
         row = Transaction.objects.create(
             vault=sender, counterparty_vault=counterparty,
             transaction_type="transfer" if counterparty else "deposit", amount=i + 1, signature=f"sig{i}",
-            event_index=rng.randrange(2), slot=rng.randrange(5), timestamp=NOW + timedelta(seconds=rng.randrange(6)))
+            event_index=rng.randrange(2), slot=rng.randrange(5),
+            timestamp=NOW + timedelta(seconds=rng.randrange(6), microseconds=rng.choice([0, 1, 999_999])))
         if kind != "foreign":
             mine.append(row)
     expected = sorted(mine, key=lambda t: (t.timestamp, t.slot, t.event_index, t.id), reverse=True)
@@ -89,8 +90,10 @@ def test_keyset_pages_return_exactly_the_history_in_order(limit):
         if next_cursor is None:
             break
         cursor = HistoryCursor.decode(next_cursor.encode())  # through the wire format
-    assert [r.id for r in seen] == [r.id for r in expected]  # nothing lost, doubled or out of order
-    assert all(r.vault_address == r.vault.address for r in seen)
+    # Nothing lost, doubled or out of order; each row as the API serves it (UTC, whole seconds).
+    assert [(r.id, r.vault_address, r.transaction_type, r.amount, r.signature, r.timestamp) for r in seen] == [
+        (str(t.id), t.vault.address, t.transaction_type, t.amount, t.signature,
+         t.timestamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")) for t in expected]
 
 
 def test_history_cursor_rejects_tampering():
