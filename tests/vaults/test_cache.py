@@ -31,3 +31,15 @@ def test_connections_are_reused_not_reopened(clean_redis):
     for _ in range(50):
         caches["default"].get("pool-probe")
     assert len(pool._available_connections) + len(pool._in_use_connections) <= 2
+
+
+def test_one_client_object_per_pool_across_contexts(clean_redis):
+    def client_of_current_cache():
+        return caches["default"]._cache.get_client(write=True)
+
+    async def in_a_request_context():
+        return await sync_to_async(client_of_current_cache, thread_sensitive=False)()
+
+    clients = [client_of_current_cache(), client_of_current_cache(), async_to_sync(in_a_request_context)()]
+    assert len({id(client) for client in clients}) == 1
+    assert clients[0].connection_pool is _pool_of_current_cache()
