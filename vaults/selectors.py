@@ -121,14 +121,20 @@ ORDER BY {outer_order} LIMIT %(limit)s
 """
 
 
-def get_transaction_page(vault: Vault, limit: int, after: HistoryCursor | None = None):
+def get_transaction_page(vault: Vault | str, limit: int, after: HistoryCursor | None = None):
     """(rows, cursor of the next page or None when this page is the last): `get_transactions`'
-    rows as HistoryRow tuples, one query, no model instances (the API's hot path)."""
-    params = {"vault": vault.pk, "limit": limit + 1}
+    rows as HistoryRow tuples, one query, no model instances (the API's hot path). `vault` is a
+    Vault or its owner's wallet (then the vault is looked up in the same query; an unknown owner
+    has no rows, see `vault_exists_for_owner`)."""
+    if isinstance(vault, Vault):
+        params, vault_sql = {"vault": vault.pk}, "%(vault)s"
+    else:
+        params, vault_sql = {"owner": vault}, "(SELECT id FROM vaults WHERE owner = %(owner)s)"
+    params["limit"] = limit + 1
     if after is not None:
         params.update(ts=after.timestamp, slot=after.slot, event_index=after.event_index, id=after.id)
     sql = _PAGE_SQL.format(columns=_PAGE_COLUMNS, after=_AFTER if after is not None else "", order=_HISTORY_ORDER,
-                           outer_order=_PAGE_ORDER)
+                           outer_order=_PAGE_ORDER).replace("%(vault)s", vault_sql)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = [HistoryRow(*row) for row in cursor.fetchall()]
@@ -136,6 +142,10 @@ def get_transaction_page(vault: Vault, limit: int, after: HistoryCursor | None =
         return rows, None
     rows = rows[:limit]
     return rows, HistoryCursor.after(rows[-1])
+
+
+def vault_exists_for_owner(owner: str) -> bool:
+    return Vault.objects.filter(owner=owner).exists()
 
 
 def get_latest_balance(vault: Vault) -> BalanceSnapshot | None:

@@ -18,7 +18,7 @@ from vaults.api.principals import acting_wallet, ensure_can_act_for
 from vaults.api.throttling import enforce_user_rate_limit
 from vaults.chain.client import get_chain_client, parse_pubkey
 from vaults.errors import InvalidRequest, NotAuthenticated, VaultNotFound
-from vaults.selectors import HistoryCursor, get_transaction_page, get_tvl_summary, get_vault_by_owner
+from vaults.selectors import HistoryCursor, get_transaction_page, get_tvl_summary, vault_exists_for_owner
 from vaults.services import wallet_auth
 from vaults.services.vault_manager import VaultManager, VaultOperation, chain_errors
 
@@ -160,15 +160,15 @@ class VaultTransactionsApi(APIView):
         owner = path_pubkey(user)
         limit = self._limit(request.query_params.get("limit"))
         after = self._cursor(request.query_params.get("cursor"))
-        vault = get_vault_by_owner(owner)
-        if vault is None:
+        # The vault is looked up in the page's own query: one round trip for a page with rows.
+        rows, next_cursor = get_transaction_page(owner, limit, after)
+        if not rows and not vault_exists_for_owner(owner):
             # Known on chain but not recorded yet: an empty history, not an unknown vault.
             with chain_errors():
                 exists = get_chain_client().get_vault(owner) is not None
             if not exists:
                 raise VaultNotFound(f"no vault for {owner}")
             return Response([])
-        rows, next_cursor = get_transaction_page(vault, limit, after)
         response = Response(s.transaction_rows(rows))
         if next_cursor is not None:
             token = next_cursor.encode()
