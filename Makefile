@@ -17,7 +17,8 @@ help:
 	@echo "make idl              regenerate idl/*.json from the program sources"
 	@echo "make bench-program    compute units per instruction, written to docs/benchmarks.md"
 	@echo "make bench            the performance suite (HTTP ratios, /ws fan-out, reconciliation at 100k"
-	@echo "                      vaults; under 15 minutes), figures and charts into docs/benchmarks.md"
+	@echo "                      vaults; under 15 minutes), figures and charts into docs/benchmarks.md;"
+	@echo "                      BEFORE=<older checkout> measures it too, in the same run"
 	@echo "make bench-lag        indexer lag (confirmation → DB row, → WebSocket) over 500 deposits"
 	@echo "make localnet         only the local validator (Surfpool) with both programs, the mint and dev wallets"
 
@@ -73,7 +74,7 @@ $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
 	touch $@
 
 bench: venv node-deps $(VENV)/.bench-installed
-	$(PY) scripts/bench/suite.py --update docs/benchmarks.md
+	$(PY) scripts/bench/suite.py --update docs/benchmarks.md $(if $(BEFORE),--before $(BEFORE))
 
 bench-lag: venv node-deps
 	$(PY) scripts/bench_lag.py --update docs/benchmarks.md

@@ -164,6 +164,8 @@ def run() -> None:
     chain.get_slot()  # the HTTP session is open before the clock starts, in both codes
     with connection.cursor() as cursor:
         before = {t: (_count(cursor, t), _table_bytes(cursor, t)) for t in ("reconciliation_logs", "reconciliation_runs")}
+        cursor.execute("SELECT coalesce(max(id), 0) FROM reconciliation_logs")
+        (last_log_id,) = cursor.fetchone()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tracker = BalanceTracker(chain)
     started = time.monotonic()
@@ -189,7 +191,8 @@ def run() -> None:
     if run_row is None:
         from vaults.models import ReconciliationLog
 
-        counts = dict(ReconciliationLog.objects.values_list("status").annotate(n=django.db.models.Count("id")))
+        counts = dict(ReconciliationLog.objects.filter(id__gt=last_log_id).values_list("status")
+                      .annotate(n=django.db.models.Count("id")))
         result.update(matched=counts.get("matched", 0), mismatched=counts.get("mismatch", 0),
                       errors=counts.get("error", 0))
     print(json.dumps(result))

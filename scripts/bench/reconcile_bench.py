@@ -1,7 +1,12 @@
 """Reconciliation of N vaults (default 100,000) that all match the chain: wall time, peak RSS,
 getMultipleAccounts calls, and what one run adds to `reconciliation_logs`.
 
-    python scripts/bench/reconcile_bench.py [--code-dir DIR] [--label after] [--vaults 100000] [--runs 2]
+    python scripts/bench/reconcile_bench.py [--code-dir DIR] [--before OLD_DIR] [--vaults 100000] [--runs 2]
+
+With --before, the older code reconciles the same database and chain in the same session (one
+seeding for both; the older code runs on the newer schema, which only adds tables, a nullable
+column and indexes), run for run alternately, so their ratio is taken under the same load.
+Seeding is the slow part: the validator takes ~1-2 ms of CPU per account write.
 """
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ def main() -> int:
     parser.add_argument("--label", default="after")
     parser.add_argument("--vaults", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--before", type=Path, help="an older checkout to run on the same data")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     code_dir = args.code_dir.resolve()
@@ -65,14 +71,19 @@ def main() -> int:
                          "--localnet-file", str(work / "localnet.json"))
         log(f"seeded {seeded['vaults']} vaults in {seeded['seconds']} s")
         runs = []
+        codes = ([("before", args.before.resolve())] if args.before else []) + [(args.label, code_dir)]
         for index in range(args.runs):
-            result = in_code(code_dir, env, "bench.reconcile", "run")
-            result["load"] = machine_load()
-            runs.append(result)
-            log(f"run {index + 1}: {result['vaults']} vaults in {result['seconds']} s, "
-                f"{result['get_multiple_accounts_calls']} getMultipleAccounts, peak RSS {result['rss_peak_mb']} MB "
-                f"(process before the run {result['rss_before_mb']} MB), matched {result['matched']}, "
-                f"+{result['log_rows_added']} log rows / {result['log_bytes_added'] / 2**20:.1f} MB; {result['load']}")
+            for label, code in codes:
+                result = in_code(code, code_env(code, DATABASE_URL=database_url, RPC_URL=localnet.rpc_url,
+                                                WS_URL=localnet.ws_url, USDT_MINT=localnet.description["usdt_mint"]),
+                                 "bench.reconcile", "run")
+                result.update(code=label, load=machine_load())
+                runs.append(result)
+                log(f"{label} run {index + 1}: {result['vaults']} vaults in {result['seconds']} s, "
+                    f"{result['get_multiple_accounts_calls']} getMultipleAccounts, peak RSS {result['rss_peak_mb']} MB "
+                    f"(process before the run {result['rss_before_mb']} MB), matched {result['matched']}, "
+                    f"+{result['log_rows_added']} log rows / {result['log_bytes_added'] / 2**20:.1f} MB; "
+                    f"{result['load']}")
     finally:
         localnet.stop()
     out = args.out or work / "results.json"
