@@ -66,6 +66,7 @@ def seed(vaults: int, localnet_file: str) -> None:
     template = _template(chain, localnet_file)
     vault_data, vault_owner, vault_lamports = template["vault"]
     token_data, token_owner, token_lamports = template["token"]
+    (event_seq,) = struct.unpack_from("<Q", vault_data, 72 + 48 + 1)
     started = time.monotonic()
     created_at = int(time.time()) - 86_400
     rows, chain_accounts = io.StringIO(), []
@@ -74,14 +75,14 @@ def seed(vaults: int, localnet_file: str) -> None:
         vault, token = chain.vault_address(owner), chain.vault_token_address(owner)
         data = bytearray(vault_data)
         data[8:40], data[40:72] = bytes(owner), bytes(token)
-        # total, locked, available, deposited, withdrawn, created_at, (bump kept), event_seq
+        # total, locked, available, deposited, withdrawn, created_at; the rest (bump, event_seq,
+        # transfers, generation) stays the template's: a vault after its initialize and one deposit.
         struct.pack_into("<QQQQQq", data, 72, BALANCE, 0, BALANCE, BALANCE, 0, created_at)
-        struct.pack_into("<Q", data, 72 + 48 + 1, 2)
         token_bytes = bytearray(token_data)
         struct.pack_into("<Q", token_bytes, 64, BALANCE)
         chain_accounts.append((str(vault), data, vault_owner, vault_lamports))
         chain_accounts.append((str(token), token_bytes, token_owner, token_lamports))
-        rows.write(f"{owner}\t{vault}\t{token}\t{BALANCE}\t0\t{BALANCE}\t{BALANCE}\t0\t2\t{created_at}\t0\tf\t"
+        rows.write(f"{owner}\t{vault}\t{token}\t{BALANCE}\t0\t{BALANCE}\t{BALANCE}\t0\t{event_seq}\t{created_at}\t0\tf\t"
                    f"now\tnow\n")
 
     # One call per account (the validator takes no JSON-RPC batches), on keep-alive connections.
@@ -120,8 +121,8 @@ def seed(vaults: int, localnet_file: str) -> None:
             SELECT gen_random_uuid(), v.id, NULL, t.kind, t.amount, md5(v.address || t.kind) || md5(v.owner),
                    0, t.seq, 1000 + v.id, 'finalized', '', now() - interval '1 day', now()
             FROM vaults v
-            CROSS JOIN (VALUES ('initialize', 0, 1), ('deposit', %s, 2)) AS t(kind, amount, seq)
-            """, [BALANCE])
+            CROSS JOIN (VALUES ('initialize', 0, %s - 1), ('deposit', %s, %s)) AS t(kind, amount, seq)
+            """, [event_seq, BALANCE, event_seq])
         cursor.execute("VACUUM ANALYZE vaults")
         cursor.execute("VACUUM ANALYZE transactions")
         cursor.execute("SELECT count(*) FROM vaults WHERE NOT is_closed")
