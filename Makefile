@@ -34,8 +34,8 @@ program: toolchain
 	bash scripts/build-programs.sh
 
 program-release: program
-	cp target/deploy/collateral_vault.so target/deploy/position_manager.so programs/deploy/
-	cd programs/deploy && sha256sum collateral_vault.so position_manager.so > SHA256SUMS
+	cp target/deploy/collateral_vault.so target/deploy/position_manager.so target/deploy/caller_proxy.so programs/deploy/
+	cd programs/deploy && sha256sum collateral_vault.so position_manager.so caller_proxy.so > SHA256SUMS
 
 verify-program: toolchain
 	bash scripts/build-programs.sh --verify

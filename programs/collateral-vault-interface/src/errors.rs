@@ -26,21 +26,44 @@ macro_rules! define_errors {
         }
 
         impl $enum {
-            /// The line Anchor logs for this error, without the runtime's `Program log: `.
-            pub const fn anchor_log_line(code: u32) -> Option<&'static str> {
-                match code {
-                    $( $code => Some(concat!(
-                        "AnchorError occurred. Error Code: ", stringify!($name),
-                        ". Error Number: ", stringify!($code),
-                        ". Error Message: ", $msg, "."
-                    )), )*
-                    _ => None,
+            /// Anchor's error lines of every code, from 6000 on (codes are dense; a unit test
+            /// checks it), concatenated, and where each one ends. One string plus integer
+            /// offsets, rather than a `match` (LLVM makes a jump table of it, an indirect jump
+            /// SBPF v0 lacks) or a table of `&str` (pointers in read-only data, which
+            /// sbpf-linker 0.1.9 leaves unrelocated).
+            const ANCHOR_LOG_TEXT: &'static str = concat!($( concat!(
+                "AnchorError occurred. Error Code: ", stringify!($name),
+                ". Error Number: ", stringify!($code),
+                ". Error Message: ", $msg, "."
+            ), )*);
+            const ANCHOR_LOG_ENDS: [u32; [$($code),*].len()] = {
+                let lengths = [$( concat!(
+                    "AnchorError occurred. Error Code: ", stringify!($name),
+                    ". Error Number: ", stringify!($code),
+                    ". Error Message: ", $msg, "."
+                ).len(), )*];
+                let mut ends = [0u32; [$($code),*].len()];
+                let mut end = 0;
+                let mut index = 0;
+                while index < lengths.len() {
+                    end += lengths[index];
+                    ends[index] = end as u32;
+                    index += 1;
                 }
+                ends
+            };
+
+            /// The line Anchor logs for this error, without the runtime's `Program log: `.
+            pub fn anchor_log_line(code: u32) -> Option<&'static str> {
+                let index = code.checked_sub(6000)? as usize;
+                let end = *Self::ANCHOR_LOG_ENDS.get(index)? as usize;
+                let start = if index == 0 { 0 } else { Self::ANCHOR_LOG_ENDS[index - 1] as usize };
+                Self::ANCHOR_LOG_TEXT.get(start..end)
             }
         }
 
-        /// Logs Anchor's error line when `result` carries one of this program's codes. Kept out
-        /// of line and cold: the success path pays one comparison.
+        /// Logs Anchor's error line when `result` carries one of this program's codes. The
+        /// success path pays one comparison.
         #[inline(always)]
         pub fn log_anchor_error(result: &pinocchio::ProgramResult) {
             if let Err(pinocchio::error::ProgramError::Custom(code)) = result {
@@ -50,8 +73,9 @@ macro_rules! define_errors {
     };
 }
 
-/// Logs one line (`Program log: <line>`), if any.
-#[cold]
+/// Logs one line (`Program log: <line>`), if any. Out of line, but not `#[cold]`: LLVM puts
+/// cold functions in `.text.unlikely`, and sbpf-linker 0.1.9 drops the call relocations into
+/// that section (the call then fails at run time as an unsupported instruction).
 #[inline(never)]
 pub fn log_line(line: Option<&'static str>) {
     let Some(line) = line else { return };
