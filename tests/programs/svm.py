@@ -19,10 +19,12 @@ from solders.transaction import Transaction
 from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
 from spl.token.constants import ASSOCIATED_TOKEN_PROGRAM_ID, TOKEN_PROGRAM_ID
 from spl.token.instructions import (
+    FreezeAccountParams,
     InitializeMintParams,
     MintToParams,
     TransferCheckedParams,
     create_associated_token_account,
+    freeze_account,
     get_associated_token_address,
     initialize_mint,
     mint_to,
@@ -157,6 +159,7 @@ class Chain:
         upgrade_authority: Pubkey | None = None,
         pm_upgrade_authority: Pubkey | None = None,
         proxy: bool = False,
+        freezable_mint: bool = False,
     ):
         self.svm = LiteSVM()
         self.program_data = VAULT_ID
@@ -176,7 +179,8 @@ class Chain:
         self.fee_payer = self.funded()
         self.admin = self.funded()
         self.mint_authority = Keypair()
-        self.mint = self.create_mint(self.mint_authority.pubkey())
+        # USDT's mint has a freeze authority; `freezable_mint` gives ours one (the mint authority).
+        self.mint = self.create_mint(self.mint_authority.pubkey(), freeze=freezable_mint)
 
     def deploy_upgradeable(self, program_id: Pubkey, name: str, authority: Pubkey) -> Pubkey:
         """Deploys as the upgradeable loader lays it out on a real cluster: a program account
@@ -222,13 +226,13 @@ class Chain:
         return {a: self.account(a) for a in addresses}
 
     # -- SPL Token ------------------------------------------------------------------------
-    def create_mint(self, authority: Pubkey, decimals: int = DECIMALS) -> Pubkey:
+    def create_mint(self, authority: Pubkey, decimals: int = DECIMALS, freeze: bool = False) -> Pubkey:
         mint = Keypair()
         rent = self.svm.minimum_balance_for_rent_exemption(82)
         self.ok(
             [
                 create_account(CreateAccountParams(from_pubkey=self.fee_payer.pubkey(), to_pubkey=mint.pubkey(), lamports=rent, space=82, owner=TOKEN_PROGRAM_ID)),
-                initialize_mint(InitializeMintParams(decimals=decimals, program_id=TOKEN_PROGRAM_ID, mint=mint.pubkey(), mint_authority=authority, freeze_authority=None)),
+                initialize_mint(InitializeMintParams(decimals=decimals, program_id=TOKEN_PROGRAM_ID, mint=mint.pubkey(), mint_authority=authority, freeze_authority=authority if freeze else None)),
             ],
             mint,
         )
@@ -246,6 +250,11 @@ class Chain:
     def mint_to(self, destination: Pubkey, amount: int, mint: Pubkey | None = None, authority: Keypair | None = None) -> None:
         authority = authority or self.mint_authority
         self.ok([mint_to(MintToParams(program_id=TOKEN_PROGRAM_ID, mint=mint or self.mint, dest=destination, mint_authority=authority.pubkey(), amount=amount))], authority)
+
+    def freeze(self, token_account: Pubkey) -> None:
+        """The mint's freeze authority freezes a token account (SPL Token `FreezeAccount`)."""
+        ix = freeze_account(FreezeAccountParams(program_id=TOKEN_PROGRAM_ID, account=token_account, mint=self.mint, authority=self.mint_authority.pubkey()))
+        self.ok([ix], self.mint_authority)
 
     def transfer_tokens(self, source: Pubkey, destination: Pubkey, owner: Keypair, amount: int) -> None:
         self.ok(

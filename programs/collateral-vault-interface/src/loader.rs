@@ -78,7 +78,56 @@ fn v4(program: &[u8], signer: &Address) -> DeployerCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::vec::Vec;
+    use pinocchio::account::RuntimeAccount;
+    use std::{boxed::Box, vec, vec::Vec};
+
+    /// An `AccountView` over a runtime-layout buffer (header, then data), as the entrypoint
+    /// would hand it over. The buffer is leaked: tests only.
+    fn account(address: Address, owner: Address, data: &[u8]) -> AccountView {
+        let header = core::mem::size_of::<RuntimeAccount>();
+        let words = (header + data.len()).div_ceil(8);
+        let buffer: &mut [u64] = Box::leak(vec![0u64; words].into_boxed_slice());
+        let raw = buffer.as_mut_ptr() as *mut RuntimeAccount;
+        // SAFETY: the buffer is 8-aligned and large enough for the header and the data.
+        unsafe {
+            (*raw).borrow_state = 255;
+            (*raw).address = address;
+            (*raw).owner = owner;
+            (*raw).data_len = data.len() as u64;
+            core::ptr::copy_nonoverlapping(data.as_ptr(), (raw as *mut u8).add(header), data.len());
+            AccountView::new_unchecked(raw)
+        }
+    }
+
+    #[test]
+    fn check_deployer_follows_the_program_accounts_loader() {
+        let (program_id, data_address, deployer) = (key(7), key(9), key(1));
+        let mut pointer = Vec::from([2u8, 0, 0, 0]);
+        pointer.extend_from_slice(data_address.as_ref());
+        let mut program_data = Vec::from([3u8, 0, 0, 0]);
+        program_data.extend_from_slice(&[0; 8]);
+        program_data.push(1);
+        program_data.extend_from_slice(deployer.as_ref());
+        let data_account = account(data_address, BPF_LOADER_UPGRADEABLE, &program_data);
+
+        let v3 = account(program_id, BPF_LOADER_UPGRADEABLE, &pointer);
+        assert_eq!(check_deployer(&v3, &data_account, &deployer), DeployerCheck::Ok);
+        assert_eq!(check_deployer(&v3, &data_account, &key(2)), DeployerCheck::NotUpgradeAuthority);
+
+        let v4 = account(program_id, LOADER_V4, &v4_header(&deployer, 1));
+        // Loader v4 ignores the program-data account: any account may be passed.
+        assert_eq!(check_deployer(&v4, &v4, &deployer), DeployerCheck::Ok);
+        assert_eq!(check_deployer(&v4, &data_account, &key(2)), DeployerCheck::NotUpgradeAuthority);
+
+        let v2 = account(program_id, BPF_LOADER_2, b"\x7fELF");
+        assert_eq!(check_deployer(&v2, &v2, &key(2)), DeployerCheck::Ok);
+
+        let deprecated_v1 = Address::from_str_const("BPFLoader1111111111111111111111111111111111");
+        for owner in [deprecated_v1, key(3)] {
+            let other = account(program_id, owner, b"\x7fELF");
+            assert_eq!(check_deployer(&other, &data_account, &deployer), DeployerCheck::UnsupportedLoader);
+        }
+    }
 
     fn key(n: u8) -> Address {
         Address::new_from_array([n; 32])
