@@ -46,6 +46,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
+from monitoring.indexer.sequence import SEQ_GENERATION_SHIFT
 from monitoring.services.alerts import Severity, already_alerted, raise_alert
 from vaults.chain.client import ChainClient, VaultReading, get_chain_client, parse_pubkey
 from vaults.models import BalanceSnapshot, ReconciliationLog, Transaction, Vault
@@ -130,12 +131,17 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         "ledger_locked_balance": ledger.locked_balance,
         "database_locked_balance": int(row.locked_balance),
         "database_available_balance": int(row.available_balance),
+        "token_account_frozen": reading.token_frozen,
     }
     if chain is None:
         details["reason"] = "vault_account_missing"
         return Comparison(row, reading, ReconciliationLog.Status.ERROR, 0, details)
+    # Vault program v2 numbers a vault's events from (generation << 20) + 1: the number of
+    # events the chain has recorded for this vault is counted from its generation's start.
+    chain_events = chain.event_seq - (chain.generation << SEQ_GENERATION_SHIFT)
     details.update({
         "onchain_event_seq": chain.event_seq,
+        "onchain_events": chain_events,
         "onchain_locked_balance": chain.locked_balance,
         "onchain_available_balance": chain.available_balance,
     })
@@ -149,10 +155,10 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         differences["vault_row.total_withdrawn"] = int(row.total_withdrawn) - chain.total_withdrawn
     elif row.event_seq > chain.event_seq:
         reasons.append("vault_row_ahead_of_chain")
-    if ledger.events == chain.event_seq:
+    if ledger.events == chain_events:
         differences["ledger.total_balance"] = ledger.total_balance - chain.total_balance
         differences["ledger.locked_balance"] = ledger.locked_balance - chain.locked_balance
-    elif ledger.events > chain.event_seq:
+    elif ledger.events > chain_events:
         reasons.append("ledger_has_more_events_than_chain")
     token_deficit = 0
     if reading.token_amount is None:
@@ -172,7 +178,7 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         details["mismatched"] = nonzero + reasons
         difference = differences[nonzero[0]] if nonzero else int(row.total_balance) - chain.total_balance
         return Comparison(row, reading, ReconciliationLog.Status.MISMATCH, difference, details)
-    behind = row.event_seq < chain.event_seq or ledger.events < chain.event_seq
+    behind = row.event_seq < chain.event_seq or ledger.events < chain_events
     if behind:
         details["reason"] = "database_behind_chain"
         return Comparison(row, reading, ReconciliationLog.Status.ERROR,
@@ -278,6 +284,7 @@ class BalanceTracker:
             ])
             for comparison, log in zip(comparisons, logs):
                 self._alert(comparison, log)
+                self._alert_if_frozen(comparison, log)
         counts = {s: sum(1 for c in comparisons if c.status == s) for s in ReconciliationLog.Status.values}
         logger.info("reconciled %d vaults: %s", len(comparisons), counts)
         return logs
@@ -352,6 +359,28 @@ class BalanceTracker:
             )
         elif comparison.status == ReconciliationLog.Status.ERROR:
             self._alert_if_stale(comparison, log, common)
+
+    def _alert_if_frozen(self, comparison: Comparison, log: ReconciliationLog) -> None:
+        """A vault token account frozen by the mint's freeze authority (USDT's mint has one) halts
+        the vault's withdrawals and settlements, and so the liquidations of its positions: the
+        program refuses them with TokenAccountFrozen. Critical, once per vault and freeze."""
+        reading, vault = comparison.reading, comparison.vault
+        if not reading.token_frozen:
+            return
+        # A freeze after a thaw is a new event: the key carries the last alert-free log.
+        thawed = (ReconciliationLog.objects.filter(vault=vault).exclude(pk=log.pk)
+                  .exclude(details__token_account_frozen=True).order_by("-timestamp", "-pk").values_list("pk", flat=True).first())
+        key = f"{vault.address}:{reading.token_account}:frozen-after:{thawed}"
+        if already_alerted("vault_token_account_frozen", [key]):
+            return
+        raise_alert(
+            kind="vault_token_account_frozen", severity=Severity.CRITICAL,
+            message=(f"vault {vault.address}: its token account {reading.token_account} is frozen by the mint's "
+                     f"freeze authority; withdrawals and settlements of this vault fail (TokenAccountFrozen)"),
+            details={"dedupe_key": key, "reconciliation_log_id": log.pk, "slot": log.slot,
+                     "token_account": reading.token_account, "token_account_amount": log.token_account_amount},
+            source=SOURCE, vault=vault.address, vault_owner=vault.owner,
+        )
 
     def _alert_if_stale(self, comparison: Comparison, log: ReconciliationLog, common: dict) -> None:
         """The database behind the chain (or a vault account gone from the chain while the

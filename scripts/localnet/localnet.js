@@ -295,10 +295,12 @@ async function authorizeProgram(surfnet, idl, admin, programId) {
   await sendAndConfirm(surfnet.rpcUrl, admin, [{ programId: VAULT_PROGRAM_ID, keys, data }], [admin]);
 }
 
-async function initializePositionManager(surfnet, pmIdl, admin, keeper) {
+// The position manager's `initialize` is gated like the vault's: only its upgrade authority (the
+// admin, who deployed it) may call it, with the program and its ProgramData account.
+async function initializePositionManager(surfnet, pmIdl, admin, keeper, programData) {
   const spec = instructionSpec(pmIdl, 'initialize');
   const config = findProgramAddress([Buffer.from('config')], POSITION_MANAGER_ID);
-  const fixed = { admin: admin.publicKey, config };
+  const fixed = { admin: admin.publicKey, config, program: POSITION_MANAGER_ID, program_data: programData };
   const keys = spec.accounts.map((a) => ({ pubkey: fixed[a.name] || a.address, isSigner: !!a.signer, isWritable: !!a.writable }));
   const data = Buffer.concat([Buffer.from(spec.discriminator), b58decode(keeper)]);
   await sendAndConfirm(surfnet.rpcUrl, admin, [{ programId: POSITION_MANAGER_ID, keys, data }], [admin]);
@@ -367,8 +369,10 @@ async function main() {
     const mint = keys.mint.publicKey;
     surfnet.fundSol(admin.publicKey, Number(DEV_WALLET_SOL));
     const programData = await deployProgram(surfnet, VAULT_PROGRAM_ID, vaultSo, admin.publicKey, args.loader);
-    if (positionManagerSo) await deployProgram(surfnet, POSITION_MANAGER_ID, positionManagerSo, admin.publicKey, args.loader);
-    else console.error('localnet: position_manager.so not found; the position manager is authorized but not deployed');
+    const pmProgramData = positionManagerSo
+      ? await deployProgram(surfnet, POSITION_MANAGER_ID, positionManagerSo, admin.publicKey, args.loader)
+      : null;
+    if (!positionManagerSo) console.error('localnet: position_manager.so not found; the position manager is authorized but not deployed');
 
     surfnet.setAccount(mint, MINT_RENT_LAMPORTS, Array.from(mintAccountData(admin.publicKey, 0n)), TOKEN_PROGRAM_ID);
     await initializeAuthority(surfnet, idl, admin, mint, programData);
@@ -377,7 +381,7 @@ async function main() {
     if (positionManagerSo) {
       const pmIdl = JSON.parse(fs.readFileSync(path.join(args.idl, 'position_manager.json'), 'utf8'));
       // The admin doubles as the liquidation keeper on localnet.
-      positionManagerConfig = await initializePositionManager(surfnet, pmIdl, admin, admin.publicKey);
+      positionManagerConfig = await initializePositionManager(surfnet, pmIdl, admin, admin.publicKey, pmProgramData);
     }
     const wallets = [];
     for (const wallet of keys.wallets) {
