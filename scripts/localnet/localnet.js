@@ -255,6 +255,8 @@ function instructionSpec(idl, name) {
   return ix;
 }
 
+// Like USDT's, the mint has a freeze authority (the dev admin), so a frozen vault token account
+// (the vault program's TokenAccountFrozen, the back office's critical alert) can happen here too.
 function mintAccountData(authority, supply) {
   const data = Buffer.alloc(MINT_ACCOUNT_SIZE);
   data.writeUInt32LE(1, 0);
@@ -262,6 +264,8 @@ function mintAccountData(authority, supply) {
   data.writeBigUInt64LE(supply, 36);
   data[44] = MINT_DECIMALS;
   data[45] = 1;
+  data.writeUInt32LE(1, 46);
+  b58decode(authority).copy(data, 50);
   return data;
 }
 

@@ -214,3 +214,37 @@ def test_track_vault_reads_the_vault_and_its_token_account_at_one_slot(dev_vault
     assert reading.token_amount == 42_000 and reading.slot > 0
     with pytest.raises(Vault.DoesNotExist):
         BalanceTracker(chain).track_vault(str(Keypair().pubkey()))
+
+
+def test_a_frozen_vault_token_account_raises_one_critical_alert(dev_vault, chain, localnet, staff_alerts):
+    """USDT's mint has a freeze authority (so has the localnet mint: the dev admin). A frozen vault
+    token account halts the vault's withdrawals and settlements: the program refuses them with
+    TokenAccountFrozen, and reconciliation (which reads the token account anyway) alerts."""
+    from spl.token.constants import TOKEN_PROGRAM_ID
+    from spl.token.instructions import FreezeAccountParams, freeze_account
+
+    from tests.monitoring.monitor_fixtures import send_raw
+    from vaults.errors import TransactionRejected
+    from vaults.services.vault_manager import VaultManager
+
+    user = dev_vault(deposit=300_000)
+    token_account = chain.vault_token_address(user.owner)
+    admin = localnet.admin
+    freeze = freeze_account(FreezeAccountParams(program_id=TOKEN_PROGRAM_ID, account=token_account,
+                                                mint=chain.usdt_mint, authority=admin.pubkey()))
+    send_raw(chain, [freeze], admin)
+
+    [log] = BalanceTracker(chain).reconcile([Vault.objects.get(owner=user.owner)])
+    assert log.details["token_account_frozen"] is True
+    alert = AuditTrail.objects.get(action="alert.vault_token_account_frozen")
+    assert alert.details["severity"] == "critical" and alert.vault_owner == user.owner
+    assert alert.details["token_account"] == str(token_account)
+    message = staff_alerts.receive()
+    assert (message["kind"], message["severity"], message["vault"]) == ("vault_token_account_frozen", "critical", user.address)
+    # Once per freeze: the next run logs it again but does not alert again.
+    BalanceTracker(chain).reconcile([Vault.objects.get(owner=user.owner)])
+    assert AuditTrail.objects.filter(action="alert.vault_token_account_frozen").count() == 1
+    # And the program names the failure instead of SPL Token's error 17.
+    with pytest.raises(TransactionRejected) as refused:
+        VaultManager(chain).withdraw(user.owner, 1)
+    assert "TokenAccountFrozen" in str(refused.value.code) + str(refused.value.message) + str(refused.value.extra)

@@ -41,3 +41,27 @@ def test_a_transfer_is_announced_to_both_vaults_with_each_sequence_number():
 
 def test_admin_events_are_not_vault_messages():
     assert messages("PauseChangedEvent", {"action": 0, "paused": True, "admin": ALICE, "timestamp": 1}) == []
+
+
+def test_a_stranded_lock_release_is_announced_as_an_unlock_by_the_removed_program():
+    """Vault program v2: the owner's release of a removed program's locks."""
+    fields = {"owner": ALICE, "vault": ALICE_VAULT, "caller_program": BOB, "amount": 600_000, "caller_locked": 0,
+              "total_balance": 1_000_000, "locked_balance": 0, "available_balance": 1_000_000,
+              "generation": 3, "seq": (3 << 20) + 4, "timestamp": 1}
+    [message] = messages("StrandedLockReleasedEvent", fields)
+    assert (message["type"], message["amount"], message["caller_program"], message["seq"]) == (
+        "unlock", 600_000, BOB, (3 << 20) + 4)
+    [side] = vault_sides(ProgramEvent(0, "StrandedLockReleasedEvent", fields))
+    assert (side.generation, side.available_balance) == (3, 1_000_000)
+
+
+def test_each_side_of_a_transfer_carries_its_vaults_generation():
+    event = ProgramEvent(0, "TransferEvent", {
+        "caller_program": BOB, "from_owner": ALICE, "from_vault": ALICE_VAULT, "to_owner": BOB, "to_vault": BOB_VAULT,
+        "amount": 5, "from_caller_locked": 0, "from_total_balance": 10, "from_locked_balance": 0,
+        "from_available_balance": 10, "from_generation": 7, "from_seq": (7 << 20) + 4, "to_total_balance": 5,
+        "to_locked_balance": 0, "to_available_balance": 5, "to_generation": 9, "to_seq": (9 << 20) + 2,
+        "timestamp": 1,
+    })
+    assert [(s.vault, s.generation, s.seq) for s in vault_sides(event)] == [
+        (ALICE_VAULT, 7, (7 << 20) + 4), (BOB_VAULT, 9, (9 << 20) + 2)]
