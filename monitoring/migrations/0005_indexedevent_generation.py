@@ -6,7 +6,7 @@ class Migration(migrations.Migration):
     address never repeats a number across close and re-creation; gap detection reads it."""
 
     dependencies = [
-        ('monitoring', '0003_monitoring_admin_proxies'),
+        ('monitoring', '0004_indexed_event_announcement'),
     ]
 
     operations = [
