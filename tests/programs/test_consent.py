@@ -289,7 +289,7 @@ def test_frozen_token_accounts_fail_with_a_named_error():
     chain.ok([alice.deposit_ix(500_000), alice.open_position_ix(100_000)], alice.keypair)
     chain.freeze(alice.token_account)
     outcome = assert_rejected(chain, [alice.deposit_ix(1)], [alice.keypair], "TokenAccountFrozen", watched(alice, programs=(PM_ID,)))
-    assert any("Error Code: TokenAccountFrozen. Error Number: 6045." in line for line in outcome.logs)
+    assert any("Error Code: TokenAccountFrozen. Error Number: 6044." in line for line in outcome.logs)
     chain.freeze(alice.vault_token_account)
     assert_rejected(chain, [alice.withdraw_ix(1)], [alice.keypair], "TokenAccountFrozen", watched(alice, programs=(PM_ID,)))
     liquidation = liquidate_ix(chain, chain.admin, alice, keeper, 1)

@@ -132,11 +132,10 @@ define_errors! { VaultError, ERRORS;
     6040 InvalidCallerLock => "The caller lock account does not belong to this vault and program",
     6041 ProgramStillAuthorized => "The program is still authorized: its locks are not stranded",
     6042 GracePeriodActive => "The program was removed too recently: its locks are releasable after the grace period",
-    6043 RemovedProgramsFull => "Too many programs were removed within the grace period",
-    6044 InvalidGracePeriod => "The grace period must be between 0 and 30 days",
-    6045 TokenAccountFrozen => "A token account is frozen by the mint's freeze authority",
-    6046 VaultTooNewToClose => "A vault cannot be closed in the slot it was created",
-    6047 UnsupportedLoader => "The program is deployed by a loader this program does not support",
+    6043 InvalidGracePeriod => "The grace period must be between 0 and 30 days",
+    6044 TokenAccountFrozen => "A token account is frozen by the mint's freeze authority",
+    6045 VaultTooNewToClose => "A vault cannot be closed in the slot it was created",
+    6046 UnsupportedLoader => "The program is deployed by a loader this program does not support",
 }
 
 #[cfg(test)]

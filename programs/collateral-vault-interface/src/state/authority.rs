@@ -172,7 +172,9 @@ impl VaultAuthority {
 
     /// Records a removal at `now`; returns when the program's locks become releasable. Entries
     /// whose grace has passed are dropped first: a program absent from both lists has no live
-    /// locks to protect.
+    /// locks to protect. A removal never fails for lack of room (the admin must always be able to
+    /// remove a compromised program): with the list full of live entries, the one whose grace
+    /// ends first is dropped, which only lets its owners release sooner.
     pub fn record_removal(&mut self, program_id: &Address, now: i64) -> Result<i64, VaultError> {
         self.forget_removal(program_id);
         let mut index = 0;
@@ -183,10 +185,13 @@ impl VaultAuthority {
                 index += 1;
             }
         }
-        let count = self.removed_program_count as usize;
-        if count >= MAX_REMOVED_PROGRAMS {
-            return Err(VaultError::RemovedProgramsFull);
+        if self.removed_program_count as usize >= MAX_REMOVED_PROGRAMS {
+            let earliest = (0..MAX_REMOVED_PROGRAMS)
+                .min_by_key(|&index| self.removed_programs[index].releasable_at.get())
+                .unwrap_or(0);
+            self.drop_removed(earliest);
         }
+        let count = self.removed_program_count as usize;
         let releasable_at = now.checked_add(self.stranded_lock_grace_seconds.get()).ok_or(VaultError::MathOverflow)?;
         self.removed_programs[count] = RemovedProgram { program_id: *program_id, releasable_at: PodI64::new(releasable_at) };
         self.removed_program_count += 1;
@@ -293,17 +298,22 @@ mod tests {
     }
 
     #[test]
-    fn removed_list_reuses_expired_entries_and_refuses_when_all_are_live() {
+    fn removed_list_reuses_expired_entries_and_never_refuses_a_removal() {
         let mut a = authority();
         a.set_stranded_lock_grace(100).unwrap();
         for n in 1..=8 {
-            a.record_removal(&entry(n).program_id, 0).unwrap();
+            a.record_removal(&entry(n).program_id, n as i64).unwrap();
         }
-        assert_eq!(a.record_removal(&entry(9).program_id, 50), Err(VaultError::RemovedProgramsFull));
-        assert_eq!(a.record_removal(&entry(9).program_id, 100), Ok(200));
+        // Full of live entries: the one whose grace ends first (program 1, at 101) makes room.
+        assert_eq!(a.record_removal(&entry(9).program_id, 50), Ok(150));
+        assert_eq!(a.removed().len(), 8);
+        assert_eq!(a.ensure_stranded(&entry(1).program_id, 51), Ok(()));
+        assert_eq!(a.ensure_stranded(&entry(2).program_id, 51), Err(VaultError::GracePeriodActive));
+        // Expired entries are dropped first.
+        assert_eq!(a.record_removal(&entry(10).program_id, 200), Ok(300));
         assert_eq!(a.removed().len(), 1);
         // An expired program is not recorded any more and counts as stranded.
-        assert_eq!(a.ensure_stranded(&entry(3).program_id, 100), Ok(()));
+        assert_eq!(a.ensure_stranded(&entry(3).program_id, 200), Ok(()));
     }
 
     #[test]

@@ -100,16 +100,14 @@ export const COLLATERAL_VAULT_ERROR__INVALID_CALLER_LOCK = 0x1798; // 6040
 export const COLLATERAL_VAULT_ERROR__PROGRAM_STILL_AUTHORIZED = 0x1799; // 6041
 /** GracePeriodActive: The program was removed too recently: its locks are releasable after the grace period */
 export const COLLATERAL_VAULT_ERROR__GRACE_PERIOD_ACTIVE = 0x179a; // 6042
-/** RemovedProgramsFull: Too many programs were removed within the grace period */
-export const COLLATERAL_VAULT_ERROR__REMOVED_PROGRAMS_FULL = 0x179b; // 6043
 /** InvalidGracePeriod: The grace period must be between 0 and 30 days */
-export const COLLATERAL_VAULT_ERROR__INVALID_GRACE_PERIOD = 0x179c; // 6044
+export const COLLATERAL_VAULT_ERROR__INVALID_GRACE_PERIOD = 0x179b; // 6043
 /** TokenAccountFrozen: A token account is frozen by the mint's freeze authority */
-export const COLLATERAL_VAULT_ERROR__TOKEN_ACCOUNT_FROZEN = 0x179d; // 6045
+export const COLLATERAL_VAULT_ERROR__TOKEN_ACCOUNT_FROZEN = 0x179c; // 6044
 /** VaultTooNewToClose: A vault cannot be closed in the slot it was created */
-export const COLLATERAL_VAULT_ERROR__VAULT_TOO_NEW_TO_CLOSE = 0x179e; // 6046
+export const COLLATERAL_VAULT_ERROR__VAULT_TOO_NEW_TO_CLOSE = 0x179d; // 6045
 /** UnsupportedLoader: The program is deployed by a loader this program does not support */
-export const COLLATERAL_VAULT_ERROR__UNSUPPORTED_LOADER = 0x179f; // 6047
+export const COLLATERAL_VAULT_ERROR__UNSUPPORTED_LOADER = 0x179e; // 6046
 
 export type CollateralVaultError =
   | typeof COLLATERAL_VAULT_ERROR__ACCOUNT_NOT_SIGNER
@@ -150,7 +148,6 @@ export type CollateralVaultError =
   | typeof COLLATERAL_VAULT_ERROR__PROGRAM_ALREADY_AUTHORIZED
   | typeof COLLATERAL_VAULT_ERROR__PROGRAM_NOT_AUTHORIZED
   | typeof COLLATERAL_VAULT_ERROR__PROGRAM_STILL_AUTHORIZED
-  | typeof COLLATERAL_VAULT_ERROR__REMOVED_PROGRAMS_FULL
   | typeof COLLATERAL_VAULT_ERROR__SAME_VAULT
   | typeof COLLATERAL_VAULT_ERROR__TOKEN_ACCOUNT_FROZEN
   | typeof COLLATERAL_VAULT_ERROR__TOKEN_BALANCE_MISMATCH
@@ -203,7 +200,6 @@ if (process.env.NODE_ENV !== "production") {
     [COLLATERAL_VAULT_ERROR__PROGRAM_ALREADY_AUTHORIZED]: `The program is already authorized`,
     [COLLATERAL_VAULT_ERROR__PROGRAM_NOT_AUTHORIZED]: `The program is not in the authorized list`,
     [COLLATERAL_VAULT_ERROR__PROGRAM_STILL_AUTHORIZED]: `The program is still authorized: its locks are not stranded`,
-    [COLLATERAL_VAULT_ERROR__REMOVED_PROGRAMS_FULL]: `Too many programs were removed within the grace period`,
     [COLLATERAL_VAULT_ERROR__SAME_VAULT]: `Source and destination vaults must differ`,
     [COLLATERAL_VAULT_ERROR__TOKEN_ACCOUNT_FROZEN]: `A token account is frozen by the mint's freeze authority`,
     [COLLATERAL_VAULT_ERROR__TOKEN_BALANCE_MISMATCH]: `The vault token account does not match the ledger`,
