@@ -276,6 +276,34 @@ def test_no_escape_while_the_program_is_authorized_or_readded(world):
     chain.ok([alice.close_position_ix(10)], alice.keypair)
 
 
+def test_a_removal_never_fails_for_lack_of_room_and_the_earliest_grace_makes_room(world):
+    """The admin must always be able to revoke a compromised program. With 8 removals in their
+    grace period, a 9th still succeeds; the entry whose grace ends first (the position manager's)
+    is dropped, so Alice may release its lock at once, while every later removal keeps its grace."""
+    chain, alice, mallory, _ = world
+    chain.set_grace(GRACE)
+    chain.ok([alice.open_position_ix(600_000, 1_000_000)], alice.keypair)
+    chain.remove(PM_ID)
+    others = [Keypair().pubkey() for _ in range(7)]
+    for program in others:
+        chain.authorize(program)
+    removals = [PROXY_ID, *others]
+    for program in removals[:-1]:
+        chain.advance_clock(seconds=1)
+        chain.remove(program)
+    state = chain.authority_state()
+    assert state.removed_program_count == 8  # full, every grace still running
+    assert_rejected(chain, [alice.release_stranded_ix(PM_ID)], [alice.keypair], "GracePeriodActive", watched(alice, mallory))
+
+    chain.advance_clock(seconds=1)
+    assert chain.remove(removals[-1]).event("ProgramDeauthorizedEvent")["releasable_at"] == chain.svm.get_clock().unix_timestamp + GRACE
+    state = chain.authority_state()
+    recorded = {entry.program_id for entry in state.removed_programs[: state.removed_program_count]}
+    assert recorded == set(removals)  # PM_ID, the earliest, made room
+    released = chain.ok([alice.release_stranded_ix(PM_ID)], alice.keypair).event("StrandedLockReleasedEvent")
+    assert (released["amount"], released["available_balance"]) == (600_000, DEPOSIT)
+
+
 # ---- frozen token accounts --------------------------------------------------------------------
 
 
