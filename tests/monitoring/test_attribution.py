@@ -179,12 +179,11 @@ def test_gap_repair_walks_a_real_hole_and_applies_only_transactions_that_ran_the
     start_cursor_at_chain_head(chain)
     victim, attacker = vault_user(), vault_user()
     genuine = [victim.open_vault(), victim.deposit(100)]
+    base = seq_base(chain, victim.owner)  # v2 numbers from (generation << 20) + 1: forge the next one
+    lie = forged_deposit(victim.owner, victim.vault, amount=MILLION_USDT, seq=base + 3, generation=base >> 20)
     forged = [
-        _forge(attacker, forger, chain, (LOG, forged_deposit(victim.owner, victim.vault, amount=MILLION_USDT, seq=3)),
-               accounts=_readonly(victim.vault)),
-        attacker.confirm(attacker.send([forger_instruction(
-            forger, [(LOG, forged_deposit(victim.owner, victim.vault, amount=MILLION_USDT, seq=3))],
-            _readonly(victim.vault))])),
+        _forge(attacker, forger, chain, (LOG, lie), accounts=_readonly(victim.vault)),
+        attacker.confirm(attacker.send([forger_instruction(forger, [(LOG, lie)], _readonly(victim.vault))])),
     ]
     genuine += [victim.deposit(200), victim.deposit(300)]
     in_vault_history = {info.signature for info in chain.get_signatures_for_address(victim.vault, limit=50)}
@@ -192,13 +191,13 @@ def test_gap_repair_walks_a_real_hole_and_applies_only_transactions_that_ran_the
     # The program-wide backfill is past all of it; only the newest deposit is seen (live).
     IndexerCursor.objects.update_or_create(name=cursor_name(chain), defaults={"last_signature": genuine[-1]})
     assert index_transaction(chain, genuine[-1], source="live").gaps == {victim.vault}
-    assert missing_seqs(victim.vault) == [1, 2, 3]
+    assert missing_seqs(victim.vault) == [base + 1, base + 2, base + 3]
 
     repair = fill_vault_gap(chain, victim.vault, page_limit=2)
 
-    assert (repair.missing_before, repair.indexed, repair.missing_after) == ([1, 2, 3], 3, [])
+    assert (repair.missing_before, repair.indexed, repair.missing_after) == ([base + 1, base + 2, base + 3], 3, [])
     rows = Transaction.objects.filter(vault__owner=victim.owner).order_by("event_seq")
-    assert [(r.event_seq, r.amount, r.signature) for r in rows] == [
+    assert [(r.event_seq - base, r.amount, r.signature) for r in rows] == [
         (1, 0, genuine[0]), (2, 100, genuine[1]), (3, 200, genuine[2]), (4, 300, genuine[3])]
     assert not Transaction.objects.filter(signature__in=forged).exists()
     assert not IndexedEvent.objects.filter(signature__in=forged).exists()
