@@ -48,7 +48,8 @@ snapshot) and then from the chain with MONITOR_RECONCILIATION_RPC_CONCURRENCY co
 getMultipleAccounts calls; the next chunk's chain reads run while the previous chunk is
 compared. Memory holds one or two chunks plus the vaults that did not match. A run writes one
 `reconciliation_runs` row (counts, slots, sums, duration) and `reconciliation_logs` rows only
-for the vaults that did not match, at most MONITOR_RECONCILIATION_MAX_LOGS (mismatches first);
+for the vaults that did not match (and those whose token account is frozen, or was at their last
+row: the thaw), at most MONITOR_RECONCILIATION_MAX_LOGS (mismatches first);
 rows older than MONITOR_RECONCILIATION_LOG_RETENTION_DAYS (runs: ..._RUN_RETENTION_DAYS) are
 deleted after each run. A single-vault check (`reconcile_balance`, `reconcile`) still writes a
 row for every vault it was given, matched or not.
@@ -67,6 +68,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
+from monitoring.indexer.sequence import SEQ_GENERATION_SHIFT
 from monitoring.services.alerts import Severity, already_alerted, raise_alert
 from vaults.chain.client import ChainClient, VaultReading, get_chain_client, parse_pubkey
 from vaults.models import BalanceSnapshot, ReconciliationLog, ReconciliationRun, Transaction, Vault
@@ -171,6 +173,7 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         "database_locked_balance": int(row.locked_balance),
         "database_available_balance": int(row.available_balance),
         "database_is_closed": row.is_closed,
+        "token_account_frozen": reading.token_frozen,
     }
     if chain is None:
         if row.is_closed:
@@ -184,8 +187,12 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         details["mismatched"] = ["vault_missing_on_chain"] + [
             name for name, value in details["differences"].items() if value]
         return Comparison(row, reading, ReconciliationLog.Status.MISMATCH, int(row.total_balance), details)
+    # Vault program v2 numbers a vault's events from (generation << 20) + 1: the number of
+    # events the chain has recorded for this vault is counted from its generation's start.
+    chain_events = chain.event_seq - (chain.generation << SEQ_GENERATION_SHIFT)
     details.update({
         "onchain_event_seq": chain.event_seq,
+        "onchain_events": chain_events,
         "onchain_total_balance": chain.total_balance,
         "onchain_locked_balance": chain.locked_balance,
         "onchain_available_balance": chain.available_balance,
@@ -205,10 +212,10 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         differences["vault_row.total_withdrawn"] = int(row.total_withdrawn) - chain.total_withdrawn
         if row.event_seq > chain.event_seq:
             reasons.append("vault_row_ahead_of_chain")
-    if ledger.events >= chain.event_seq:
+    if ledger.events >= chain_events:
         differences["ledger.total_balance"] = ledger.total_balance - chain.total_balance
         differences["ledger.locked_balance"] = ledger.locked_balance - chain.locked_balance
-        if ledger.events > chain.event_seq:
+        if ledger.events > chain_events:
             reasons.append("ledger_has_more_events_than_chain")
     token_deficit = 0
     if reading.token_amount is None:
@@ -225,7 +232,7 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         details["mismatched"] = nonzero + reasons
         difference = differences[nonzero[0]] if nonzero else 0
         return Comparison(row, reading, ReconciliationLog.Status.MISMATCH, difference, details)
-    behind = row.event_seq < chain.event_seq or ledger.events < chain.event_seq
+    behind = row.event_seq < chain.event_seq or ledger.events < chain_events
     if behind:
         details["reason"] = "database_behind_chain"
         return Comparison(row, reading, ReconciliationLog.Status.ERROR,
@@ -242,8 +249,8 @@ def describe_mismatch(details: dict) -> str:
         "vault_closed_in_ledger_but_open_on_chain": "the ledger has the vault closed, the chain has it open",
         "vault_row_ahead_of_chain": (f"vault row event_seq {details['database_event_seq']} > chain "
                                      f"{details.get('onchain_event_seq')}"),
-        "ledger_has_more_events_than_chain": (f"{details['ledger_events']} ledger events > chain event_seq "
-                                              f"{details.get('onchain_event_seq')}"),
+        "ledger_has_more_events_than_chain": (f"{details['ledger_events']} ledger events > chain "
+                                              f"{details.get('onchain_events')} events"),
         "token_account_missing": "the vault token account is missing",
     }
     parts += [reasons.get(name, name) for name in details["mismatched"] if name not in details.get("differences", {})]
@@ -305,7 +312,13 @@ class BalanceTracker:
                 if comparison.status != ReconciliationLog.Status.MATCHED:
                     reasons[comparison.details.get("reason") or ",".join(comparison.details.get("mismatched", []))] += 1
                     kept.append(comparison)
+                elif reading.token_frozen or view.vault.pk in was_frozen:
+                    # A frozen token account is logged (and alerted) even when the balances
+                    # match; so is its thaw, once: the next freeze is then a new event.
+                    kept.append(comparison)
             del slots[1:-1]  # only the first and last matter
+
+        was_frozen = self._vaults_last_logged_frozen()
 
         concurrency = max(1, settings.MONITOR_RECONCILIATION_RPC_CONCURRENCY)
         with ThreadPoolExecutor(concurrency, thread_name_prefix="reconcile") as pool:
@@ -324,6 +337,17 @@ class BalanceTracker:
         logs = self._write_run(started_at, started, counts, reasons, kept, slots, sums, calls)
         self._prune()
         return logs
+
+    @staticmethod
+    def _vaults_last_logged_frozen() -> set[int]:
+        """Vaults whose newest log row saw their token account frozen (the log only holds rows
+        for vaults that differed or were frozen, so this stays small)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT vault_id FROM (SELECT DISTINCT ON (vault_id) vault_id, details FROM reconciliation_logs "
+                "WHERE vault_id IS NOT NULL ORDER BY vault_id, timestamp DESC, id DESC) AS newest "
+                "WHERE (details->>'token_account_frozen')::boolean")
+            return {row[0] for row in cursor.fetchall()}
 
     def _database_chunks(self, size: int):
         """The open vaults in primary-key order, `size` at a time, each chunk with its ledger
@@ -361,6 +385,7 @@ class BalanceTracker:
             logs = ReconciliationLog.objects.bulk_create([self._log_for(c, run) for c in kept], batch_size=1000)
             for comparison, log in zip(kept, logs):
                 self._alert(comparison, log)
+                self._alert_if_frozen(comparison, log)
         self.last_run = run
         logger.info("reconciled %d vaults in %d ms: %s", run.vaults_checked, run.duration_ms, run.counts())
         return logs
@@ -451,6 +476,7 @@ class BalanceTracker:
             logs = ReconciliationLog.objects.bulk_create([self._log_for(c) for c in comparisons])
             for comparison, log in zip(comparisons, logs):
                 self._alert(comparison, log)
+                self._alert_if_frozen(comparison, log)
         counts = {s: sum(1 for c in comparisons if c.status == s) for s in ReconciliationLog.Status.values}
         logger.info("reconciled %d vaults: %s", len(comparisons), counts)
         return logs
@@ -549,6 +575,28 @@ class BalanceTracker:
             )
         elif comparison.status == ReconciliationLog.Status.ERROR:
             self._alert_if_stale(comparison, log, common)
+
+    def _alert_if_frozen(self, comparison: Comparison, log: ReconciliationLog) -> None:
+        """A vault token account frozen by the mint's freeze authority (USDT's mint has one) halts
+        the vault's withdrawals and settlements, and so the liquidations of its positions: the
+        program refuses them with TokenAccountFrozen. Critical, once per vault and freeze."""
+        reading, vault = comparison.reading, comparison.vault
+        if not reading.token_frozen:
+            return
+        # A freeze after a thaw is a new event: the key carries the last alert-free log.
+        thawed = (ReconciliationLog.objects.filter(vault=vault).exclude(pk=log.pk)
+                  .exclude(details__token_account_frozen=True).order_by("-timestamp", "-pk").values_list("pk", flat=True).first())
+        key = f"{vault.address}:{reading.token_account}:frozen-after:{thawed}"
+        if already_alerted("vault_token_account_frozen", [key]):
+            return
+        raise_alert(
+            kind="vault_token_account_frozen", severity=Severity.CRITICAL,
+            message=(f"vault {vault.address}: its token account {reading.token_account} is frozen by the mint's "
+                     f"freeze authority; withdrawals and settlements of this vault fail (TokenAccountFrozen)"),
+            details={"dedupe_key": key, "reconciliation_log_id": log.pk, "slot": log.slot,
+                     "token_account": reading.token_account, "token_account_amount": log.token_account_amount},
+            source=SOURCE, vault=vault.address, vault_owner=vault.owner,
+        )
 
     def _alert_if_stale(self, comparison: Comparison, log: ReconciliationLog, common: dict) -> None:
         """The database behind the chain is normal for a moment: the indexer is storing the
