@@ -66,7 +66,7 @@ from datetime import datetime, timedelta, timezone
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Q
 
 from monitoring.indexer.sequence import SEQ_GENERATION_SHIFT
 from monitoring.services.alerts import Severity, already_alerted, raise_alert
@@ -121,18 +121,22 @@ def _one_snapshot():
 def load_ledgers(vaults: list[Vault]) -> dict[int, Ledger]:
     ids = [v.pk for v in vaults]
     ledgers = {pk: Ledger(flows={}) for pk in ids}
-    own = (Transaction.objects.filter(vault_id__in=ids).values("vault_id", "transaction_type")
-           .annotate(total=Sum("amount"), n=Count("id")))
-    for row in own:
-        ledger = ledgers[row["vault_id"]]
-        ledger.flows[row["transaction_type"]] = int(row["total"] or 0)
-        ledger.events += row["n"]
-    incoming = (Transaction.objects.filter(counterparty_vault_id__in=ids, transaction_type=T.TRANSFER)
-                .values("counterparty_vault_id").annotate(total=Sum("amount"), n=Count("id")))
-    for row in incoming:
-        ledger = ledgers[row["counterparty_vault_id"]]
-        ledger.flows["transfer_in"] = int(row["total"] or 0)
-        ledger.events += row["n"]
+    # One array parameter (= ANY), not an IN list of thousands of placeholders: psycopg would
+    # spend longer splitting that query text than PostgreSQL spends answering it.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT vault_id, transaction_type, sum(amount), count(*) FROM transactions "
+                       "WHERE vault_id = ANY(%s) GROUP BY vault_id, transaction_type", [ids])
+        for vault_id, kind, total, n in cursor.fetchall():
+            ledger = ledgers[vault_id]
+            ledger.flows[kind] = int(total or 0)
+            ledger.events += n
+        cursor.execute("SELECT counterparty_vault_id, sum(amount), count(*) FROM transactions "
+                       "WHERE counterparty_vault_id = ANY(%s) AND transaction_type = %s GROUP BY counterparty_vault_id",
+                       [ids, T.TRANSFER])
+        for vault_id, total, n in cursor.fetchall():
+            ledger = ledgers[vault_id]
+            ledger.flows["transfer_in"] = int(total or 0)
+            ledger.events += n
     for ledger in ledgers.values():
         f = ledger.flows
         ledger.total_balance = (f.get(T.DEPOSIT, 0) + f.get(T.SURPLUS, 0) + f.get("transfer_in", 0)
@@ -355,7 +359,8 @@ class BalanceTracker:
         after = 0
         while True:
             with _one_snapshot():
-                rows = list(Vault.objects.filter(is_closed=False, pk__gt=after).order_by("pk")[:size])
+                rows = list(Vault.objects.filter(is_closed=False, pk__gt=after).defer("created_at", "updated_at")
+                            .order_by("pk")[:size])
                 if not rows:
                     return
                 ledgers = load_ledgers(rows)

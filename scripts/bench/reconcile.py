@@ -169,9 +169,18 @@ def run() -> None:
         (last_log_id,) = cursor.fetchone()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tracker = BalanceTracker(chain)
+    profile_to = os.environ.get("BENCH_PROFILE")  # a path: the run's cProfile stats go there
+    if profile_to:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     started = time.monotonic()
     tracker.reconcile_all()
     seconds = time.monotonic() - started
+    if profile_to:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM vaults WHERE NOT is_closed")
