@@ -1,5 +1,6 @@
 """`make run` on embedded defaults: the API and the admin login answer, Ctrl-C stops everything,
 and the data survives a restart."""
+import base64
 import os
 import re
 import signal
@@ -39,8 +40,9 @@ def start(data_dir: Path, port: int):
         if line.startswith("[run] ready"):
             text = "".join(output)
             password = re.search(r"login: admin / (\S+)", text).group(1)
+            totp_secret = re.search(r"2FA \(TOTP\)\s+secret (\S+)", text).group(1)
             api_key = re.search(r"API key\s+(\S+)", text).group(1)
-            return process, password, api_key, output
+            return process, (password, totp_secret), api_key, output
     process.kill()
     pytest.fail("make run did not become ready:\n" + "".join(output))
 
@@ -52,13 +54,24 @@ def stop(process, output):
     assert "[run] stopped" in "".join(output), "".join(output)
 
 
-def admin_login(base: str, password: str) -> tuple[int, str]:
+def totp_code(secret: str, steps_ahead: int = 0) -> str:
+    """What the authenticator app shows for the printed secret (a code is accepted once; the
+    next step's code is accepted too)."""
+    from django_otp.oath import totp
+
+    return f"{totp(base64.b32decode(secret), drift=steps_ahead):06d}"
+
+
+def admin_login(base: str, login: tuple[str, str], *, steps_ahead: int = 0, with_code: bool = True) -> tuple[int, str]:
+    password, secret = login
     jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(f"{base}/admin/login/").read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    form = urllib.parse.urlencode({"username": "admin", "password": password, "csrfmiddlewaretoken": token,
-                                   "next": "/admin/"}).encode()
+    fields = {"username": "admin", "password": password, "csrfmiddlewaretoken": token, "next": "/admin/"}
+    if with_code:
+        fields["otp_token"] = totp_code(secret, steps_ahead)
+    form = urllib.parse.urlencode(fields).encode()
     response = opener.open(urllib.request.Request(f"{base}/admin/login/", data=form,
                                                   headers={"Referer": f"{base}/admin/login/"}))
     return response.status, response.geturl()
@@ -73,6 +86,8 @@ def test_make_run_serves_api_and_admin_and_stops_cleanly(tmp_path):
             assert response.status == 200 and b"total_value_locked" in response.read()
         with urllib.request.urlopen(f"{base}/health") as response:
             assert b'"rpc":true' in response.read()
+        status, landed = admin_login(base, password, with_code=False)
+        assert landed.endswith("/admin/login/"), "signed in without the authenticator code"
         status, landed = admin_login(base, password)
         assert status == 200 and landed.rstrip("/").endswith("/admin")
         request = urllib.request.Request(f"{base}/vault/initialize", data=b'{"user": "bad"}', method="POST",
@@ -90,7 +105,7 @@ def test_make_run_serves_api_and_admin_and_stops_cleanly(tmp_path):
     process, second_password, second_key, output = start(tmp_path, port)
     try:
         assert second_password == password and second_key == api_key
-        status, _ = admin_login(base, password)
-        assert status == 200
+        status, landed = admin_login(base, password, steps_ahead=1)
+        assert status == 200 and landed.rstrip("/").endswith("/admin")
     finally:
         stop(process, output)
