@@ -196,14 +196,16 @@ def approve(request, action_id: int) -> ChainAdminAction:
     """The second pair of eyes. Signs with the ops key when it is the required signer;
     otherwise exports the unsigned transaction."""
     _require(request, APPROVE)
+    action = ChainAdminAction.objects.get(pk=action_id)
+    if action.proposed_by_id == request.user.pk:
+        with transaction.atomic():  # the refusal is on the record; nothing else changes
+            _audit(request, action, "approval_refused", status_code=403, error_code="four_eyes")
+        raise Forbidden("four eyes: a proposal must be approved by somebody other than its proposer",
+                        code="four_eyes")
     authority = read_authority()
     with transaction.atomic():
         action = ChainAdminAction.objects.select_for_update().get(pk=action_id)
         _check_open(action, S.PROPOSED)
-        if action.proposed_by_id == request.user.pk:
-            _audit(request, action, "approval_refused", status_code=403, error_code="four_eyes")
-            raise Forbidden("four eyes: a proposal must be approved by somebody other than its proposer",
-                            code="four_eyes")
         action.signer = required_signer(action, authority)
         action.decided_by, action.decided_at = request.user, timezone.now()
         action.status = S.AWAITING_SIGNATURE
