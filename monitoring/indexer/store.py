@@ -71,6 +71,8 @@ def apply_transaction(confirmed: ConfirmedTransaction, events, states: dict[str,
         if cursor:
             advance_cursor(cursor, confirmed.signature, confirmed.slot)
         streams.publish_on_commit(_messages(confirmed, new_events))
+        names = [new.event.name for new in new_events]
+        db_transaction.on_commit(lambda: _count_indexed(names, confirmed.block_time))
     if new_events or source != "backfill":
         logger.info("indexed %s via %s: %d new events, slot %d", confirmed.signature, source, result.new_events,
                     confirmed.slot)
@@ -127,3 +129,13 @@ def _messages(confirmed: ConfirmedTransaction, new_events: list[NewEvent]) -> li
         timestamp = new_events[-1].event.fields.get("timestamp", confirmed.block_time)
         messages += balance_messages(sides, slot=confirmed.slot, timestamp=timestamp)
     return messages
+
+
+def _count_indexed(event_names: list[str], block_time: int | None) -> None:
+    """Events per second and confirmation-to-database delay, for /metrics (console/metrics.py)."""
+    try:
+        from console.metrics import count_indexed_events
+
+        count_indexed_events(event_names, block_time)
+    except Exception:  # noqa: BLE001 - metrics never fail indexing
+        logger.debug("indexer metrics failed", exc_info=True)

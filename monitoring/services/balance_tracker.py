@@ -280,6 +280,7 @@ class BalanceTracker:
                 self._alert(comparison, log)
         counts = {s: sum(1 for c in comparisons if c.status == s) for s in ReconciliationLog.Status.values}
         logger.info("reconciled %d vaults: %s", len(comparisons), counts)
+        _count_results([c.status for c in comparisons])
         return logs
 
     def take_snapshots(self, kind: str, *, now: datetime | None = None) -> list[BalanceSnapshot]:
@@ -386,3 +387,13 @@ class BalanceTracker:
                      "since": first.timestamp.isoformat()},
             **common,
         )
+
+
+def _count_results(statuses) -> None:
+    """Reconciliation results for /metrics (console/metrics.py)."""
+    try:
+        from console.metrics import count_reconciliation
+
+        count_reconciliation(statuses)
+    except Exception:  # noqa: BLE001 - metrics never fail a run
+        logger.debug("reconciliation metrics failed", exc_info=True)

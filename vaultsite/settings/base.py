@@ -265,6 +265,9 @@ WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 4096)
 WS_REPLAY_MAX_EVENTS = env_int("WS_REPLAY_MAX_EVENTS", 10_000)  # more missed: resync from the REST API
 # Browser origins allowed to open /ws (default: ALLOWED_HOSTS); clients without Origin pass.
 WS_ALLOWED_ORIGINS = [o.strip() for o in env("WS_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+# Vault and user streams readable without credentials, like the REST reads (the public live
+# pages use them); false restricts them to the owner's token, API keys and staff.
+WS_PUBLIC_VAULT_STREAMS = env_bool("WS_PUBLIC_VAULT_STREAMS", True)
 # Live messages wait in a connection's channel while it replays: room for bursts.
 WS_CHANNEL_CAPACITY = env_int("WS_CHANNEL_CAPACITY", 1000)
 
