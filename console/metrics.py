@@ -25,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 logger = logging.getLogger(__name__)
 
+SECONDS_PER_SLOT = 0.4  # Solana's target slot time: the lag in seconds when block times are unknown
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 HTTP_REQUEST_SECONDS = Histogram(
@@ -121,28 +122,28 @@ class ScrapeTimeCollector:
         cursor_slot = GaugeMetricFamily("cvms_indexer_cursor_slot", "The indexer's stored cursor slot", labels=["stream"])
         cursor_age = GaugeMetricFamily("cvms_indexer_cursor_age_seconds",
                                        "Seconds since the indexer last moved a cursor", labels=["stream"])
-        newest_stored = 0
         now = time.time()
         for cursor in IndexerCursor.objects.exclude(last_signature=""):
             cursor_slot.add_metric([cursor.name], cursor.last_slot)
             cursor_age.add_metric([cursor.name], max(0.0, now - cursor.updated_at.timestamp()))
-            if not cursor.name.startswith("vault_monitor"):
-                newest_stored = max(newest_stored, cursor.last_slot)
         try:
+            from monitoring.indexer.store import cursor_name
+
             chain = get_chain_client()
             slot = chain.get_slot()
             newest = chain.list_program_signatures(limit=1)
             chain_up.add_metric([], 1)
             chain_slot.add_metric([], slot)
-            if newest:
-                behind = max(0, newest[0].slot - newest_stored)
+            stored = IndexerCursor.objects.filter(name=cursor_name(chain)).first()
+            if newest and (stored is None or stored.last_signature != newest[0].signature):
+                stored_slot = stored.last_slot if stored else 0
+                behind = max(1, newest[0].slot - stored_slot)
                 lag_slots.add_metric([], behind)
-                stored_time = self._block_time_of_slot(newest_stored)
-                if behind == 0 or newest[0].block_time is None:
-                    lag_seconds.add_metric([], 0)
+                stored_time = self._block_time(stored.last_signature) if stored and stored.last_signature else None
+                if newest[0].block_time is not None and stored_time is not None:
+                    lag_seconds.add_metric([], max(0, newest[0].block_time - stored_time))
                 else:
-                    lag_seconds.add_metric([], max(0, newest[0].block_time - (stored_time or 0))
-                                           if stored_time else behind * 0.4)
+                    lag_seconds.add_metric([], behind * SECONDS_PER_SLOT)
             else:
                 lag_slots.add_metric([], 0)
                 lag_seconds.add_metric([], 0)
@@ -173,10 +174,10 @@ class ScrapeTimeCollector:
         yield alerts
 
     @staticmethod
-    def _block_time_of_slot(slot: int) -> int | None:
+    def _block_time(signature: str) -> int | None:
         from vaults.models import Transaction
 
-        row = Transaction.objects.filter(slot=slot).order_by("-timestamp").values_list("timestamp", flat=True).first()
+        row = Transaction.objects.filter(signature=signature).values_list("timestamp", flat=True).first()
         return int(row.timestamp()) if row else None
 
 
