@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pages.support import screenshot_path
 from tests.console.staff import StaffLogin, make_staff, wait_for_fresh_step
 from vaults.models import AuditTrail, Vault
 
@@ -67,7 +68,7 @@ def test_staff_signs_in_and_sees_the_back_office(live_server, staff, vault_row, 
     text = page.inner_text("#content-main")
     for section in ["Vaults", "Transactions", "Balance snapshots", "Reconciliation logs", "Audit trail"]:
         assert section in text, section
-    page.screenshot(path=str(Path(tmp_path) / "admin-index.png"), full_page=True)
+    page.screenshot(path=screenshot_path(tmp_path, "admin-index.png"), full_page=True)
 
     page.goto(f"{live_server.url}/admin/vaults/vault/")
     page.wait_for_selector("#result_list")
@@ -108,4 +109,4 @@ def test_monitoring_dashboard_shows_the_ledgers_tvl(live_server, staff, vault_ro
     assert page.inner_text("#tvl").startswith("1.000000 USDT in 1 open vaults")
     for heading in ["Reconciliation, last 24 h", "TVL over time (hourly snapshots)", "Alerts (last 30 days)"]:
         assert page.locator(f"h2:text-is('{heading}')").count() == 1, heading
-    page.screenshot(path=str(Path(tmp_path) / "monitoring-dashboard.png"), full_page=True)
+    page.screenshot(path=screenshot_path(tmp_path, "admin-dashboard.png"), full_page=True)

@@ -7,7 +7,10 @@
     return value / Math.pow(10, decimals);  // display only: the page shows exact figures elsewhere
   }
 
-  function width(el) { return Math.max(320, Math.min(1000, el.clientWidth || 800)); }
+  function width(el) { return Math.max(320, Math.min(960, (el.clientWidth || 800) - 16)); }
+
+  // A single instant (or all points in one second) would make uPlot span years: pad it.
+  function timeRange(u, min, max) { return min === max ? [min - 60, max + 60] : [min, max]; }
 
   function balanceChart(el, data, opts) {
     if (!el || !data || !data.t || data.t.length === 0 || typeof uPlot === "undefined") return null;
@@ -20,7 +23,7 @@
     }
     el.innerHTML = "";
     const chart = new uPlot({ width: width(el), height: (opts && opts.height) || 260, series: series,
-                              axes: [{}, { size: 80 }], scales: { x: { time: true } } }, columns, el);
+                              axes: [{}, { size: 80 }], scales: { x: { time: true, range: timeRange } } }, columns, el);
     return {
       chart: chart,
       push: function (t, total, locked) {
