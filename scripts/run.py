@@ -147,7 +147,7 @@ def main() -> int:
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    postgres = redis_server = localnet = web = indexer = worker = beat = None
+    postgres = redis_server = localnet = web = indexer = worker = beat = demo = None
     try:
         if not env.get("DATABASE_URL"):
             postgres, env["DATABASE_URL"] = start_postgres(data_dir)
@@ -185,6 +185,10 @@ def main() -> int:
         beat = subprocess.Popen([*celery, "beat", "--loglevel", "INFO"], cwd=ROOT, env=env, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         wait_for_http(f"{base}/vault/tvl", web)
+        demo_on = os.environ.get("DEMO", "").strip().lower() in {"1", "true", "yes", "on"}
+        if demo_on and localnet_file:
+            # make run DEMO=1: demo vaults and live deposits, withdrawals, locks and unlocks.
+            demo = subprocess.Popen([python, "manage.py", "demo"], cwd=ROOT, env=env, start_new_session=True)
         rpc = json.loads(localnet_file.read_text())["rpc_url"] if localnet_file else env["RPC_URL"]
         lines = [
             "",
@@ -207,10 +211,15 @@ def main() -> int:
         if localnet_file:
             wallets = [w["pubkey"] for w in json.loads(localnet_file.read_text())["wallets"]]
             lines.append(f"  Dev wallets   {', '.join(wallets)}  (the server signs for these)")
+        if demo is not None:
+            lines.append("  Demo          3 vaults; a deposit, withdrawal, lock or unlock every ~2 s (open the live page)")
         lines += ["  Stop          Ctrl-C", ""]
         print("\n".join(lines), flush=True)
         log("ready")
         while True:
+            if demo is not None and demo.poll() is not None:
+                log(f"demo exited with {demo.returncode}; the rest keeps running")
+                demo = None
             for name, process in (("web", web), ("indexer", indexer), ("worker", worker), ("beat", beat),
                                   ("localnet", localnet)):
                 if process is not None and process.poll() is not None:
@@ -224,6 +233,7 @@ def main() -> int:
         return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        stop_process("demo", demo)
         stop_process("web", web)
         stop_process("beat", beat)
         stop_process("worker", worker)

@@ -96,3 +96,21 @@ def test_json_logs_with_one_setting():
     records = [json.loads(line) for line in lines]
     assert {"message": "hello json", "level": "WARNING", "logger": "console.test"}.items() <= records[-1].items(), \
         result.stderr
+
+
+def test_the_grafana_dashboard_queries_only_metrics_we_export():
+    import re
+
+    from console import metrics
+
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+
+    def base(name):
+        return re.sub(r"_(bucket|count|sum|total)$", "", name)
+
+    used = {base(name) for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"\bcvms_[a-z_]+", target["expr"])}
+    source = (ROOT / "console" / "metrics.py").read_text()
+    exported = {base(name) for name in re.findall(r'"(cvms_[a-z_]+)"', source)}
+    assert used and used <= exported, used - exported
+    assert metrics.render  # the module the dashboard reads from
