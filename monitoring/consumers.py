@@ -162,7 +162,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if api_key is not None:
             principal = await self._principal("api_key", api_key)
             return principal, None if principal else error("invalid_api_key", "invalid or inactive API key")
-        return await database_sync_to_async(ws_auth.principal_for_user)(self.scope.get("user")), None
+        return await database_sync_to_async(ws_auth.principal_for_user)(self.scope.get("user"),
+                                                                         self.scope.get("session")), None
 
     async def _principal(self, kind: str, value: str):
         if not value or len(value) > 256:

@@ -90,7 +90,8 @@ def load_vault_page(vault: Vault, *, history: int = 50) -> VaultPage:
         page.program_locks.append(ProgramLock(program, ledger_locks.get(program, 0), onchain_map.get(program)
                                               if page.program_locks_onchain else None))
     page.transactions = list(Transaction.objects.filter(Q(vault=vault) | Q(counterparty_vault=vault))
-                             .select_related("vault", "counterparty_vault").order_by("-timestamp", "-event_index")[:history])
+                             .select_related("vault", "counterparty_vault")
+                             .order_by("-timestamp", "-slot", "-event_index")[:history])
     page.snapshots = list(BalanceSnapshot.objects.filter(vault=vault).order_by("-timestamp")[:500])[::-1]
     page.reconciliations = list(ReconciliationLog.objects.filter(vault=vault).order_by("-timestamp")[:20])
     return page
