@@ -65,6 +65,10 @@ def main() -> int:
         if link.count():
             link.click()
             page.wait_for_selector("#workflow-status")
+            if page.locator("button[value=acknowledge]").count():
+                page.fill("textarea[name=note]", "demo: a large withdrawal by a dev wallet, expected")
+                page.click("button[value=acknowledge]")
+                page.wait_for_selector("ul.messagelist")
             page.screenshot(path=str(out / "alert-workflow.png"), full_page=True)
         browser.close()
     print(f"screenshots in {out}")
