@@ -78,7 +78,7 @@ class Command(BaseCommand):
             return self._seed(owner, rng)
         roll = rng.random()
         amount = rng.randint(1, 500) * UNIT + rng.randint(0, UNIT - 1)
-        if roll < 0.03:
+        if roll < 0.01:
             # Large enough for the security watch's large_withdrawal alert (MONITOR_LARGE_WITHDRAWAL_AMOUNT).
             big = settings.MONITOR_LARGE_WITHDRAWAL_AMOUNT + 1_000 * UNIT
             held = chain.get_token_amount(chain.associated_token_address(owner)) or 0
