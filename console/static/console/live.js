@@ -68,15 +68,34 @@
     }
   }
 
+  function cell(tag, className, text) {
+    const el = document.createElement(tag);
+    el.className = className;
+    el.textContent = text;
+    return el;
+  }
+
+  // Built with textContent only: nothing from a message is ever parsed as HTML.
   function feedItem(message, fmt, { withVault }) {
     const li = document.createElement("li");
     li.className = `event ${message.type}`;
     li.dataset.signature = message.signature || "";
     const when = message.timestamp ? new Date(message.timestamp * 1000).toLocaleTimeString() : "";
     const kind = message.type === "transfer" ? `transfer ${message.direction || ""}` : message.type.replace("_", " ");
-    const who = withVault ? `<a href="/vaults/${message.user}">${shortKey(message.user)}</a>` : `#${message.seq ?? ""}`;
-    li.innerHTML = `<time>${when}</time><span class="kind">${kind}</span><span class="amount">${message.amount ? fmt(message.amount) : ""}</span>` +
-                   `<span class="who">${who}</span><span class="sig" title="${message.signature || ""}">${shortKey(message.signature)}</span>`;
+    li.append(cell("time", "", when), cell("span", "kind", kind),
+              cell("span", "amount", message.amount ? fmt(message.amount) : ""));
+    if (withVault) {
+      const who = cell("span", "who", "");
+      const link = cell("a", "", shortKey(message.user));
+      link.href = `/vaults/${encodeURIComponent(message.user || "")}`;
+      who.append(link);
+      li.append(who);
+    } else {
+      li.append(cell("span", "who", `#${message.seq ?? ""}`));
+    }
+    const sig = cell("span", "sig", shortKey(message.signature));
+    sig.title = message.signature || "";
+    li.append(sig);
     return li;
   }
 
