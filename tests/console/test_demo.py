@@ -38,3 +38,30 @@ def test_demo_refuses_without_the_dev_signer(settings):
     settings.DEV_SIGNER_ENABLED = False
     with pytest.raises(CommandError):
         call_command("demo", operations=1, interval=0)
+
+
+def test_demo_makes_a_large_withdrawal_early_and_the_security_watch_alerts(localnet, settings, clean_redis):
+    """A newcomer sees the alert workflow within a minute: operation FIRST_LARGE_WITHDRAWAL_AT is a
+    withdrawal above MONITOR_LARGE_WITHDRAWAL_AMOUNT, and the security watch raises its alert."""
+    from console.management.commands.demo import FIRST_LARGE_WITHDRAWAL_AT
+    from monitoring.models import Alert
+    from monitoring.services.vault_monitor import VaultMonitor
+    from vaults.chain.client import get_chain_client
+    from vaults.models import Transaction
+
+    chain = get_chain_client()
+    wallet = Keypair()
+    fund_wallet(chain, localnet, wallet.pubkey(), tokens=200_000 * 10**6)
+    settings.DEV_SIGNER_ENABLED = True
+    settings.DEV_SIGNER_SECRET_KEYS = [list(bytes(wallet))]
+    settings.MONITOR_LARGE_WITHDRAWAL_AMOUNT = 50_000 * 10**6
+    large = settings.MONITOR_LARGE_WITHDRAWAL_AMOUNT + 1_000 * 10**6
+
+    call_command("demo", operations=FIRST_LARGE_WITHDRAWAL_AT, interval=0, seed=3)
+    assert not Transaction.objects.filter(transaction_type="withdrawal", amount=large).exists()
+    call_command("demo", operations=FIRST_LARGE_WITHDRAWAL_AT + 1, interval=0, seed=3)
+
+    assert Transaction.objects.filter(transaction_type="withdrawal", amount=large).count() == 1
+    VaultMonitor().detect_anomalies()
+    alerts = Alert.objects.filter(action="alert.large_withdrawal", vault_owner=str(wallet.pubkey()))
+    assert alerts.count() == 1

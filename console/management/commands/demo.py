@@ -22,6 +22,9 @@ from vaults.services.vault_manager import VaultManager
 
 logger = logging.getLogger("console.demo")
 UNIT = 10 ** 6  # one USDT in base units
+# A newcomer should see the alert workflow within a minute of `make run DEMO=1`, not after a
+# lucky draw: the 15th operation is a large withdrawal, later ones happen with 1% probability.
+FIRST_LARGE_WITHDRAWAL_AT = 15
 
 
 class Command(BaseCommand):
@@ -49,7 +52,7 @@ class Command(BaseCommand):
         while self.running and (not operations or done < operations):
             owner = rng.choice(owners)
             try:
-                self._step(chain, owner, rng)
+                self._step(chain, owner, rng, large=done == FIRST_LARGE_WITHDRAWAL_AT)
             except VaultServiceError as exc:
                 logger.info("demo: %s for %s: %s", exc.code, owner[:8], exc.message)
             except Exception:  # noqa: BLE001 - the demo goes on whatever happens
@@ -72,13 +75,13 @@ class Command(BaseCommand):
             self.vaults.deposit(owner, rng.randint(1_000, 20_000) * UNIT)
             logger.info("demo: vault of %s created and funded", owner[:8])
 
-    def _step(self, chain, owner: str, rng: random.Random) -> None:
+    def _step(self, chain, owner: str, rng: random.Random, *, large: bool = False) -> None:
         vault = chain.get_vault(owner)
         if vault is None:
             return self._seed(owner, rng)
         roll = rng.random()
         amount = rng.randint(1, 500) * UNIT + rng.randint(0, UNIT - 1)
-        if roll < 0.01:
+        if large or roll < 0.01:
             # Large enough for the security watch's large_withdrawal alert (MONITOR_LARGE_WITHDRAWAL_AMOUNT).
             big = settings.MONITOR_LARGE_WITHDRAWAL_AMOUNT + 1_000 * UNIT
             held = chain.get_token_amount(chain.associated_token_address(owner)) or 0
