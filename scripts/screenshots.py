@@ -59,6 +59,8 @@ def main() -> int:
         page.screenshot(path=str(out / "vault-list.png"), full_page=True)
         page.click("#result_list tbody tr:first-child th a")
         page.wait_for_selector("#side-by-side")
+        page.click("#reconcile-now button")  # so the page shows a reconciliation in its history
+        page.wait_for_selector("ul.messagelist")
         page.screenshot(path=str(out / "vault-page.png"), full_page=True)
         page.goto(f"{base}/admin/monitoring/alert/")
         link = page.locator("#result_list tbody tr:first-child th a")
