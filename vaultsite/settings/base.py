@@ -350,3 +350,7 @@ LIVE_FEED_EVENTS = env_int("LIVE_FEED_EVENTS", 30)
 # Static files besides the apps': the chart library from npm (node_modules, `npm ci`), never a CDN.
 STATICFILES_DIRS = [("vendor/uplot", BASE_DIR / "node_modules" / "uplot" / "dist")]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the LOGGING above (plain or JSON) applies to the worker too
+# One chain per ledger (vaults/services/chain_identity.py). `manage.py reset_ledger` empties a
+# ledger only where this is on: development and tests, never production.
+LEDGER_RESET_ALLOWED = False
+CHAIN_CHECK_AT_STARTUP = True  # web and workers check the chain when they start

@@ -22,3 +22,5 @@ if _localnet:
     EXPLORER_CLUSTER_QUERY = env("EXPLORER_CLUSTER_QUERY",
                                  "?cluster=custom&customUrl=" + quote(_localnet["rpc_url"], safe=""))
 SOLANA_RPC_URL = SOLANA_RPC_URL or "http://127.0.0.1:8899"
+
+LEDGER_RESET_ALLOWED = True  # make run starts a fresh ledger when its chain cannot be restored

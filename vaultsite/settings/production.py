@@ -18,3 +18,4 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # Staff sessions: cookies only over HTTPS, and the ops key is never read in production: approved
 # administration is exported for a multisig or hardware wallet to sign.
 CHAIN_ADMIN_OPS_KEY = None
+LEDGER_RESET_ALLOWED = False  # whatever a settings layer above says: a production ledger is never emptied

@@ -12,3 +12,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SOLANA_RPC_URL = "http://127.0.0.1:8899"
 DEV_SIGNER_ENABLED = False
 SERVE_STATIC = env_bool("SERVE_STATIC", False)  # a daphne test server serving the live pages' scripts
+
+LEDGER_RESET_ALLOWED = True
+CHAIN_CHECK_AT_STARTUP = False  # tests call the check themselves (the ASGI app is imported in many)
