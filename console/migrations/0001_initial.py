@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('vaults', '0003_vault_permissions'),
+        ('vaults', '0004_vault_permissions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -11,7 +11,7 @@ def create_roles(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("console", "0001_initial"),
-        ("vaults", "0003_vault_permissions"),
+        ("vaults", "0004_vault_permissions"),
         ("monitoring", "0003_monitoring_admin_proxies"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),

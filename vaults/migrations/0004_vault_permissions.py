@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vaults', '0002_audit_trail_append_only'),
+        ('vaults', '0003_ledger_chain'),
     ]
 
     operations = [
