@@ -246,7 +246,7 @@ class ChainAdminActionAdmin(admin.ModelAdmin):
             return refused
         if not request.user.has_perm(chain_admin.PROPOSE):
             raise PermissionDenied("needs console.propose_chainadminaction")
-        params = {name: request.POST.get(name) for name in ("action", "paused", "program_id", "new_admin")}
+        params = {name: request.POST.get(name) for name in ("action", "paused", "program_id", "new_admin", "seconds")}
         try:
             action = chain_admin.propose(request, request.POST.get("kind", ""), params, request.POST.get("reason", ""))
             messages.success(request, f"proposed #{action.pk}: {action.summary}. Another staff member must approve it.")

@@ -47,6 +47,7 @@ class ChainAdminAction(models.Model):
         SET_PAUSED = "set_paused", "pause or resume an action"
         ADD_AUTHORIZED_PROGRAM = "add_authorized_program", "authorize a program"
         REMOVE_AUTHORIZED_PROGRAM = "remove_authorized_program", "revoke a program"
+        SET_STRANDED_LOCK_GRACE = "set_stranded_lock_grace", "set the grace period of a revoked program's locks"
         PROPOSE_ADMIN = "propose_admin", "propose a new admin"
         ACCEPT_ADMIN = "accept_admin", "accept the admin role"
 

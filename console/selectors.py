@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from console.models import AlertCase
+from monitoring.indexer.sequence import SEQ_GENERATION_SHIFT
 from monitoring.models import Alert
 
 
@@ -22,6 +23,12 @@ def open_alert_counts() -> dict:
 
 
 # ---- the public live pages (/ and /vaults/<owner>) ----------------------------------------------
+
+def event_number(seq: int) -> int:
+    """An event's number within its vault generation (vault program v2 numbers a vault's events
+    from `(generation << 20) + 1`): what a person counts. `seq` itself stays the resume point."""
+    return seq & ((1 << SEQ_GENERATION_SHIFT) - 1)
+
 
 def tvl_totals() -> dict:
     """TVL, open vaults, locked and available, from the ledger (what GET /vault/tvl serves)."""
@@ -105,7 +112,8 @@ def vault_live(owner: str) -> dict | None:
     return {
         "owner": vault.owner, "vault": vault.address, "token_account": vault.token_account,
         "total_balance": int(vault.total_balance), "locked_balance": int(vault.locked_balance),
-        "available_balance": int(vault.available_balance), "seq": int(vault.event_seq), "is_closed": vault.is_closed,
+        "available_balance": int(vault.available_balance), "seq": int(vault.event_seq),
+        "event_number": event_number(int(vault.event_seq)), "is_closed": vault.is_closed,
         "series": {"t": [int(s.timestamp.timestamp()) for s in snapshots],
                    "total": [int(s.total_balance) for s in snapshots],
                    "locked": [int(s.locked_balance) for s in snapshots]},

@@ -45,6 +45,8 @@ S = ChainAdminAction.Status
 PROPOSE = "console.propose_chainadminaction"
 APPROVE = "console.approve_chainadminaction"
 PAUSE_LABELS = {"deposit": "deposits", "withdraw": "withdrawals", "lock": "collateral locks"}
+# The vault program refuses a stranded-lock grace period outside 0..30 days (InvalidGracePeriod).
+MAX_STRANDED_LOCK_GRACE_SECONDS = 30 * 24 * 3600
 
 
 class Conflict(VaultServiceError):
@@ -76,6 +78,15 @@ def clean_params(kind: str, raw: dict) -> dict:
         return {"program_id": pubkey("program_id")}
     if kind == K.PROPOSE_ADMIN:
         return {"new_admin": pubkey("new_admin")}
+    if kind == K.SET_STRANDED_LOCK_GRACE:
+        seconds = raw.get("seconds")
+        text = seconds.strip() if isinstance(seconds, str) else None
+        if isinstance(seconds, bool) or not (isinstance(seconds, int) or (text and text.isascii() and text.isdigit())):
+            raise InvalidRequest("seconds must be a whole number of seconds", code="invalid_request")
+        seconds = int(seconds)
+        if not 0 <= seconds <= MAX_STRANDED_LOCK_GRACE_SECONDS:
+            raise InvalidRequest("the grace period must be between 0 and 30 days (2592000 s)", code="invalid_grace_period")
+        return {"seconds": seconds}
     if kind == K.ACCEPT_ADMIN:
         return {}
     raise InvalidRequest(f"unknown action kind {kind!r}", code="invalid_kind")
@@ -87,7 +98,10 @@ def summarize(kind: str, params: dict) -> str:
     if kind == K.ADD_AUTHORIZED_PROGRAM:
         return f"Authorize program {params['program_id']} to lock, unlock and settle collateral"
     if kind == K.REMOVE_AUTHORIZED_PROGRAM:
-        return f"Revoke program {params['program_id']}"
+        return (f"Revoke program {params['program_id']}; what it holds locked becomes releasable by the vault "
+                "owners after the stranded-lock grace period")
+    if kind == K.SET_STRANDED_LOCK_GRACE:
+        return f"Set the stranded-lock grace period to {params['seconds']} s ({params['seconds'] / 86400:g} days)"
     if kind == K.PROPOSE_ADMIN:
         return f"Propose {params['new_admin']} as the vault program's admin"
     return "Accept the admin role (signed by the pending admin)"
@@ -102,6 +116,8 @@ def already_in_effect(kind: str, params: dict, authority: AuthorityAccount) -> s
         return "the program is already authorized"
     if kind == K.REMOVE_AUTHORIZED_PROGRAM and params["program_id"] not in allowed:
         return "the program is not authorized"
+    if kind == K.SET_STRANDED_LOCK_GRACE and authority.stranded_lock_grace_seconds == params["seconds"]:
+        return f"the grace period is already {params['seconds']} s"
     if kind == K.ACCEPT_ADMIN and authority.pending_admin is None:
         return "no admin hand-over is pending"
     return None
@@ -119,6 +135,8 @@ def in_effect(action: ChainAdminAction, authority: AuthorityAccount) -> bool:
         return params["program_id"] not in allowed
     if action.kind == K.PROPOSE_ADMIN:
         return authority.pending_admin == params["new_admin"]
+    if action.kind == K.SET_STRANDED_LOCK_GRACE:
+        return authority.stranded_lock_grace_seconds == params["seconds"]
     return authority.admin == action.signer and authority.pending_admin is None
 
 
@@ -136,6 +154,7 @@ def instruction_for(action: ChainAdminAction, signer: str):
         K.SET_PAUSED: lambda: chain.set_paused_instruction(signer, p["action"], p["paused"]),
         K.ADD_AUTHORIZED_PROGRAM: lambda: chain.add_authorized_program_instruction(signer, p["program_id"]),
         K.REMOVE_AUTHORIZED_PROGRAM: lambda: chain.remove_authorized_program_instruction(signer, p["program_id"]),
+        K.SET_STRANDED_LOCK_GRACE: lambda: chain.set_stranded_lock_grace_instruction(signer, p["seconds"]),
         K.PROPOSE_ADMIN: lambda: chain.propose_admin_instruction(signer, p["new_admin"]),
         K.ACCEPT_ADMIN: lambda: chain.accept_admin_instruction(signer),
     }[action.kind]()
@@ -333,7 +352,10 @@ def _confirm_from_chain(request, action_id: int, signature: str, *, relayed: boo
     state = {"admin": authority.admin, "pending_admin": authority.pending_admin,
              "deposit_paused": authority.deposit_paused, "withdraw_paused": authority.withdraw_paused,
              "lock_paused": authority.lock_paused,
-             "authorized_programs": [p.program_id for p in authority.authorized_programs]}
+             "authorized_programs": [p.program_id for p in authority.authorized_programs],
+             "stranded_lock_grace_seconds": authority.stranded_lock_grace_seconds,
+             "removed_programs": [{"program_id": p.program_id, "releasable_at": p.releasable_at}
+                                  for p in authority.removed_programs]}
     with transaction.atomic():
         action = ChainAdminAction.objects.select_for_update().get(pk=action_id)
         action.signature, action.chain_state = signature, state

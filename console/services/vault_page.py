@@ -16,6 +16,8 @@ class ProgramLock:
     program: str
     locked_ledger: int
     locked_onchain: int | None = None
+    cap: int | None = None  # the owner's cap on what the program may hold locked; None: no cap
+    approved: bool | None = None  # None: the owner never approved the program (no CallerLock record)
 
 
 @dataclass
@@ -71,24 +73,24 @@ def load_vault_page(vault: Vault, *, history: int = 50) -> VaultPage:
     try:
         page.onchain = chain.get_vault(vault.owner)
         page.token_amount = chain.get_token_amount(vault.token_account)
-        # Program v2 records each program's lock on chain; older programs do not (the ledger's
-        # replay stands in, below).
-        reader = getattr(chain, "get_program_locks", None)
-        onchain_locks = reader(vault.owner) if callable(reader) else None
+        # Vault program v2 keeps each program's lock and the owner's approval in a CallerLock
+        # account: read them all, beside the ledger's replay.
+        onchain_locks = chain.get_caller_locks(page.onchain.address) if page.onchain else []
     except ChainError as exc:
         page.chain_error = str(exc)
         onchain_locks = None
     page.ledger = load_ledgers([vault])[vault.pk]
     ledger_locks = program_locks_from_ledger(vault)
-    onchain_map = {}
-    if onchain_locks is not None:
-        page.program_locks_onchain = True
-        for lock in onchain_locks:
-            program = str(getattr(lock, "program_id", None) or getattr(lock, "program", ""))
-            onchain_map[program] = int(getattr(lock, "amount", None) or getattr(lock, "locked_amount", 0) or 0)
-    for program in sorted(set(ledger_locks) | set(onchain_map)):
-        page.program_locks.append(ProgramLock(program, ledger_locks.get(program, 0), onchain_map.get(program)
-                                              if page.program_locks_onchain else None))
+    page.program_locks_onchain = onchain_locks is not None
+    records = {lock.program_id: lock for lock in onchain_locks or []}
+    for program in sorted(set(ledger_locks) | set(records)):
+        record = records.get(program)
+        page.program_locks.append(ProgramLock(
+            program, ledger_locks.get(program, 0),
+            locked_onchain=(record.locked if record else 0) if page.program_locks_onchain else None,
+            cap=record.cap if record else None,
+            approved=(record.cap != 0) if record else None,
+        ))
     page.transactions = list(Transaction.objects.filter(Q(vault=vault) | Q(counterparty_vault=vault))
                              .select_related("vault", "counterparty_vault")
                              .order_by("-timestamp", "-slot", "-event_index")[:history])

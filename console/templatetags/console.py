@@ -34,3 +34,14 @@ def address_link(address):
         return "—"
     return format_html('<a class="explorer" href="{}" target="_blank" rel="noopener noreferrer" title="{}">{}</a>',
                        explorer_address_url(address), address, address)
+
+
+@register.filter
+def unix_time(value):
+    """A chain timestamp (Unix seconds, the cluster's clock) as an aware datetime for |date."""
+    from datetime import datetime, timezone
+
+    try:
+        return datetime.fromtimestamp(int(value), tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return value

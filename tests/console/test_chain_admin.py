@@ -113,3 +113,30 @@ def test_without_an_ops_key_the_transaction_is_exported_signed_elsewhere_and_rel
     steps = list(AuditTrail.objects.filter(details__action_id=action.pk, action__startswith="chain_admin.")
                  .order_by("pk").values_list("action", flat=True))
     assert steps == ["chain_admin.proposed", "chain_admin.approved", "chain_admin.exported", "chain_admin.executed"]
+
+
+def test_the_stranded_lock_grace_period_is_set_with_four_eyes_and_checked_on_chain(chain, admin_key, settings):
+    """Vault program v2: how long a revoked program's locks stay before their owners may release
+    them. Proposed by an operator, approved (and signed by the ops key) by an admin, confirmed from
+    the chain; out-of-range values never reach it."""
+    settings.CHAIN_ADMIN_OPS_KEY = json.dumps(list(bytes(admin_key)))
+    operator, approver = request_as("operator"), request_as("admin")
+    before = chain.get_authority().stranded_lock_grace_seconds
+    for bad in (-1, 30 * 24 * 3600 + 1, "1e3", "٣", True, None):
+        with pytest.raises(InvalidRequest):
+            chain_admin.propose(operator, "set_stranded_lock_grace", {"seconds": bad})
+    with pytest.raises(chain_admin.Conflict):  # the chain already says so
+        chain_admin.propose(operator, "set_stranded_lock_grace", {"seconds": before})
+    wanted = before + 3600
+    action = chain_admin.propose(operator, "set_stranded_lock_grace", {"seconds": str(wanted)})
+    assert chain.get_authority().stranded_lock_grace_seconds == before  # nothing before the approval
+    try:
+        action = chain_admin.approve(approver, action.pk)
+        assert action.status == "executed", action.error
+        assert action.chain_state["stranded_lock_grace_seconds"] == wanted
+        assert chain.get_authority().stranded_lock_grace_seconds == wanted
+    finally:
+        restore = chain_admin.propose(operator, "set_stranded_lock_grace", {"seconds": before})
+        assert chain_admin.approve(approver, restore.pk).status == "executed"
+    assert chain.get_authority().stranded_lock_grace_seconds == before
+    assert AuditTrail.objects.filter(details__action_id=action.pk, action="chain_admin.executed").count() == 1

@@ -110,6 +110,13 @@ class UnsignedTransactionResponse(serializers.Serializer):
     simulated_units = serializers.IntegerField(allow_null=True)
 
 
+class ProgramLockResponse(serializers.Serializer):
+    program_id = serializers.CharField()
+    locked = serializers.IntegerField()
+    cap = serializers.IntegerField(allow_null=True, help_text="Most the program may hold locked; null: no cap")
+    approved = serializers.BooleanField(help_text="False once the owner revoked the approval")
+
+
 class BalanceResponse(serializers.Serializer):
     owner = serializers.CharField()
     vault = serializers.CharField()
@@ -120,6 +127,9 @@ class BalanceResponse(serializers.Serializer):
     total_deposited = serializers.IntegerField()
     total_withdrawn = serializers.IntegerField()
     created_at = serializers.IntegerField()
+    program_locks = ProgramLockResponse(
+        many=True, help_text="Extension: what each program holds locked in the vault (their sum is locked_balance)",
+    )
 
 
 class TransactionResponse(serializers.Serializer):

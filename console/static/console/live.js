@@ -9,6 +9,11 @@
 (function (global) {
   "use strict";
 
+  // Vault program v2 numbers a vault's events from (generation << 20) + 1: people see the
+  // number within the generation; the full seq stays the resume point (last_seq).
+  const SEQ_GENERATION_SHIFT = 20;
+  const eventNumber = (seq) => seq % 2 ** SEQ_GENERATION_SHIFT;
+
   const EVENT_TYPES = new Set(["deposit", "withdrawal", "surplus", "lock", "unlock", "transfer",
                                "vault_initialized", "vault_closed"]);
 
@@ -91,7 +96,7 @@
       who.append(link);
       li.append(who);
     } else {
-      li.append(cell("span", "who", `#${message.seq ?? ""}`));
+      li.append(cell("span", "who", typeof message.seq === "number" ? `#${eventNumber(message.seq)}` : ""));
     }
     const sig = cell("span", "sig", shortKey(message.signature));
     sig.title = message.signature || "";
@@ -210,7 +215,7 @@
         if (typeof message.seq === "number") {
           if (message.seq <= lastSeq) return;  // already shown (replay boundary)
           lastSeq = message.seq;
-          document.getElementById("seq").textContent = lastSeq;
+          document.getElementById("seq").textContent = eventNumber(lastSeq);
         }
         prepend(history, feedItem(message, fmt, { withVault: false }), 200);
       }
