@@ -106,7 +106,8 @@ def principal_for_api_key(raw: str) -> StreamPrincipal | None:
 
 def principal_for_session(session_key: str) -> StreamPrincipal:
     """The staff member logged in with this session cookie (the admin's), as Django's own
-    session authentication finds them (session auth hash checked); anyone else is anonymous."""
+    session authentication finds them (session auth hash checked), signed in with their second
+    factor; anyone else is anonymous."""
     from importlib import import_module
     from types import SimpleNamespace
 
@@ -115,14 +116,27 @@ def principal_for_session(session_key: str) -> StreamPrincipal:
     if not session_key or len(session_key) > 64:
         return ANONYMOUS_PRINCIPAL
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    return principal_for_user(get_user(SimpleNamespace(session=store)))
+    return principal_for_user(get_user(SimpleNamespace(session=store)), store)
 
 
-def principal_for_user(user) -> StreamPrincipal:
-    """A Django user from the session cookie: staff or nobody (non-staff logins read only tvl)."""
+def principal_for_user(user, session=None) -> StreamPrincipal:
+    """A Django user from the session cookie: staff or nobody (non-staff logins read only tvl).
+    With the session at hand, staff must have signed in with their second factor (the session
+    names the verified TOTP device, as the admin's sign-in leaves it)."""
     if user is not None and getattr(user, "is_authenticated", False) and user.is_active and user.is_staff:
+        if session is not None and not _second_factor_verified(user, session):
+            return ANONYMOUS_PRINCIPAL
         return StreamPrincipal(STAFF, user_id=user.pk, name=user.get_username())
     return ANONYMOUS_PRINCIPAL
+
+
+def _second_factor_verified(user, session) -> bool:
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.models import Device
+
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY)
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    return device is not None and device.user_id == user.pk and device.confirmed
 
 
 def still_valid(principal: StreamPrincipal) -> bool:

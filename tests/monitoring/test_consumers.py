@@ -9,6 +9,7 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import connection, transaction
 from solders.keypair import Keypair
 
@@ -73,6 +74,26 @@ async def test_tvl_can_be_declined_and_taken_again():
     await client.disconnect()
 
 
+@pytest.fixture
+def private_vault_streams(settings):
+    settings.WS_PUBLIC_VAULT_STREAMS = False
+
+
+async def test_public_mode_lets_anyone_follow_a_vault_and_the_feed_but_not_alerts():
+    _, owner = wallet()
+    client = await connect("/ws?tvl=0")
+    assert (await request(client, {"action": "subscribe", "vault": vault_pda(owner)}))["type"] == "subscribed"
+    assert (await request(client, {"action": "subscribe", "feed": True}))["type"] == "subscribed"
+    for frame in ({"action": "subscribe", "all": True}, {"action": "subscribe", "alerts": True}):
+        assert (await request(client, frame))["code"] == "not_authenticated", frame
+    message = deposit_message(owner)
+    await publish([message, streams.alert(kind="x", message="secret", timestamp=1)])
+    assert await client.receive_json_from(timeout=5) == message  # once, though in two of its groups
+    assert await client.receive_nothing(timeout=0.5)
+    await client.disconnect()
+
+
+@pytest.mark.usefixtures("private_vault_streams")
 async def test_anonymous_client_cannot_subscribe_to_private_streams():
     _, owner = wallet()
     client = await connect("/ws")
@@ -85,6 +106,7 @@ async def test_anonymous_client_cannot_subscribe_to_private_streams():
     await client.disconnect()
 
 
+@pytest.mark.usefixtures("private_vault_streams")
 async def test_a_wallet_token_reads_its_own_streams_only():
     me, my_wallet = wallet()
     _, other = wallet()
@@ -205,6 +227,27 @@ async def test_staff_reads_everything_and_alerts_other_logins_do_not():
 
     not_staff = await database_sync_to_async(staff_cookie)(is_staff=False)
     client = await connect("/ws", headers=[(b"cookie", not_staff)])
+    assert (await request(client, {"action": "subscribe", "all": True}))["code"] == "not_authenticated"
+    await client.disconnect()
+
+
+def _password_only_staff_cookie() -> bytes:
+    """A staff session signed in without the second factor (no verified device in the session)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user = get_user_model().objects.create_user(username=f"p{Keypair().pubkey()}"[:30], password="x" * 16,
+                                                is_staff=True)
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+
+
+async def test_a_staff_cookie_without_the_second_factor_reads_nothing_private():
+    """The stream reads the session from the cookie itself (no session middleware per frame):
+    staff count only when their session names a verified second factor."""
+    cookie = await database_sync_to_async(_password_only_staff_cookie)()
+    client = await connect("/ws?tvl=0", headers=[(b"cookie", cookie)])
     assert (await request(client, {"action": "subscribe", "all": True}))["code"] == "not_authenticated"
     await client.disconnect()
 

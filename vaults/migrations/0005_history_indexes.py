@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('vaults', '0003_ledger_chain'),
+        ('vaults', '0004_vault_permissions'),
     ]
 
     operations = [

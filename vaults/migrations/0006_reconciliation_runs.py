@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vaults', '0004_history_indexes'),
+        ('vaults', '0005_history_indexes'),
     ]
 
     operations = [
