@@ -148,7 +148,7 @@ def main() -> int:
         if not port_is_free(port):
             raise RuntimeError(f"port {port} is taken: set PORT")
         web = subprocess.Popen(
-            [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "vaultsite.asgi:application"],
+            [python, "-m", "vaultsite.serve", "-b", "127.0.0.1", "-p", str(port), "vaultsite.asgi:application"],
             cwd=ROOT, env=env, start_new_session=True,
         )
         # The event indexer (live stream + backfill): deposits made by any client reach the database.

@@ -41,6 +41,7 @@ class Vault(models.Model):
 
     class Meta:
         db_table = "vaults"
+        permissions = [("act_for_wallet", "Can act for a wallet through the API")]
         constraints = [
             u64_range_check("total_balance"),
             u64_range_check("locked_balance"),

@@ -12,6 +12,7 @@ from django.conf import settings  # noqa: E402
 
 from monitoring.routing import websocket_urlpatterns  # noqa: E402
 from monitoring.ws_auth import origin_validated  # noqa: E402
+from vaultsite.http_guard import JsonErrorGuard  # noqa: E402
 
 if settings.SERVE_STATIC:
     # Local runs have no web server in front: serve the admin's static files like runserver.
@@ -20,7 +21,8 @@ if settings.SERVE_STATIC:
     django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
 application = ProtocolTypeRouter({
-    "http": django_asgi_app,
+    # Outermost: whatever fails below (static files included) still answers in JSON.
+    "http": JsonErrorGuard(django_asgi_app),
     # Browsers: Origin checked against ALLOWED_HOSTS; staff sessions come from the cookie.
     "websocket": origin_validated(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })

@@ -34,7 +34,7 @@ class AuditTrailMiddleware:
         if request.content_type == "application/json":
             try:
                 return json.loads(raw or b"{}")
-            except ValueError:
+            except (ValueError, RecursionError):
                 return {"_unparsed": raw[:200].decode(errors="replace")}
         return {k: v for k, v in request.POST.items()} if request.POST else {}
 

@@ -101,14 +101,13 @@ def test_tvl_counts_recorded_vaults(chain, funded_wallet, wallet_client, api_cli
     assert after["total_value_locked"] == before["total_value_locked"] + 7_000_000
 
 
-def test_seed_request_bodies_with_dev_signer(chain, localnet, settings, api_client, django_user_model):
+def test_seed_request_bodies_with_dev_signer(chain, localnet, settings, api_client, staff_operator):
     """The seeds' exact requests and responses: on localnet the server signs for its dev wallets."""
     dev = localnet.dev_wallet(1)
     owner = str(dev.pubkey())
     settings.DEV_SIGNER_ENABLED = True
     settings.DEV_SIGNER_SECRET_KEYS = [list(bytes(dev))]
-    staff = django_user_model.objects.create_user("ops", password="pw-for-tests", is_staff=True)
-    api_client.force_login(staff)
+    api_client.force_login(staff_operator("ops"))
     api_client.enforce_csrf_checks = False
 
     answers = {}
@@ -135,12 +134,11 @@ def test_seed_request_bodies_with_dev_signer(chain, localnet, settings, api_clie
     assert {a.signature for a in audited} == {a["signature"] for a in answers.values()}
 
 
-def test_dev_signer_is_off_unless_enabled(localnet, settings, api_client, django_user_model, chain):
+def test_dev_signer_is_off_unless_enabled(localnet, settings, api_client, staff_operator, chain):
     dev = localnet.dev_wallet(2)
     settings.DEV_SIGNER_ENABLED = False
     settings.DEV_SIGNER_SECRET_KEYS = [list(bytes(dev))]
-    staff = django_user_model.objects.create_user("ops2", password="pw-for-tests", is_staff=True)
-    api_client.force_login(staff)
+    api_client.force_login(staff_operator("ops2"))
     response = api_client.post("/vault/initialize", {"user": str(dev.pubkey())}, format="json")
     assert response.status_code == 200
     assert "transaction" in response.json() and "signature" not in response.json()
