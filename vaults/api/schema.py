@@ -75,3 +75,38 @@ IDEMPOTENCY_KEY = OpenApiParameter(
                 "(for 24 h); the same key with another body is refused with 422.",
 )
 COMMON_HEADERS = [RETRY_AFTER, REQUEST_ID]
+
+
+# OpenAPI links: how one answer feeds the next call (clients and stateful testers follow them).
+LINKS = {
+    ("/vault/initialize", "post", "200"): {
+        "DepositIntoTheVault": {"operationId": "vault_deposit",
+                                "requestBody": {"user": "$request.body#/user", "amount": 1000}},
+        "ReadTheBalance": {"operationId": "vault_balance", "parameters": {"user": "$request.body#/user"}},
+    },
+    ("/vault/deposit", "post", "200"): {
+        "ReadTheBalance": {"operationId": "vault_balance", "parameters": {"user": "$request.body#/user"}},
+        "ReadTheHistory": {"operationId": "vault_transactions", "parameters": {"user": "$request.body#/user"}},
+        "WithdrawIt": {"operationId": "vault_withdraw",
+                       "requestBody": {"user": "$request.body#/user", "amount": "$request.body#/amount"}},
+    },
+    ("/vault/withdraw", "post", "200"): {
+        "ReadTheBalance": {"operationId": "vault_balance", "parameters": {"user": "$request.body#/user"}},
+    },
+    ("/vault/deposit", "post", "404"): {
+        "InitializeTheVault": {"operationId": "vault_initialize", "requestBody": {"user": "$request.body#/user"}},
+    },
+    ("/auth/nonce", "post", "200"): {
+        "LogIn": {"operationId": "auth_login",
+                  "requestBody": {"wallet": "$response.body#/wallet", "nonce": "$response.body#/nonce"}},
+    },
+}
+
+
+def add_links(result, generator, request, public):
+    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
+    for (path, method, status), links in LINKS.items():
+        response = result.get("paths", {}).get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is not None:
+            response["links"] = links
+    return result

@@ -18,8 +18,10 @@ FIELD_ERROR_CODES = {
 
 
 BASE58_PUBKEY = {
-    "type": "string", "pattern": "^[1-9A-HJ-NP-Za-km-z]{32,44}$", "minLength": 32, "maxLength": 44,
-    "description": "base58-encoded 32-byte public key", "example": "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU",
+    "type": "string", "format": "solana-pubkey",
+    "pattern": "^[1-9A-HJ-NP-Za-km-z]{32,44}$", "minLength": 32, "maxLength": 44,
+    "description": "base58-encoded 32-byte public key (the pattern is necessary, not sufficient: the "
+                   "key must also decode to exactly 32 bytes)", "example": "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU",
 }
 BASE58_SIGNATURE = {
     "type": "string", "pattern": "^[1-9A-HJ-NP-Za-km-z]{64,88}$", "minLength": 64, "maxLength": 88,
@@ -72,6 +74,11 @@ class U64AmountField(serializers.Field):
         return int(value)
 
 
+@extend_schema_field(BASE58_SIGNATURE)
+class SignatureField(serializers.CharField):
+    pass
+
+
 def parse_input(serializer_class, data):
     """Validates a request body; the first failing field decides the error code."""
     if not isinstance(data, dict):
@@ -110,16 +117,11 @@ class NonceRequest(serializers.Serializer):
 
 class LoginRequest(serializers.Serializer):
     wallet = PubkeyField()
-    nonce = serializers.CharField(max_length=64)
-    signature = serializers.CharField(max_length=100, help_text="base58 ed25519 signature of the nonce message")
+    nonce = serializers.CharField(min_length=1, max_length=64)
+    signature = SignatureField(min_length=64, max_length=88, help_text="base58 ed25519 signature of the nonce message")
 
 
 # ---- responses (for the OpenAPI schema; the views render the same fields) ----
-
-@extend_schema_field(BASE58_SIGNATURE)
-class SignatureField(serializers.CharField):
-    pass
-
 
 @extend_schema_field(U64)
 class U64Field(serializers.IntegerField):

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from vaults.api import serializers as s
+from vaults.api.authentication import WalletTokenAuthentication
 from vaults.api.principals import acting_wallet, ensure_can_act_for
 from vaults.api.schema import COMMON_HEADERS, IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, errors
 from vaults.api.throttling import charge_client, charge_write, principal_key
@@ -307,6 +308,7 @@ class AuthLoginApi(VaultApiView):
 
 
 class AuthLogoutApi(VaultApiView):
+    authentication_classes = [WalletTokenAuthentication]  # only wallet login tokens are revoked here
     permission_classes = [IsAuthenticated]
     credentials_required = True
 

@@ -161,3 +161,30 @@ def test_swagger_ui_is_served_without_any_cdn(api_client, db):
     page = api_client.get("/api/docs/").content.decode()
     assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
     assert "cdn.jsdelivr.net" not in page and "unpkg.com" not in page
+
+
+def test_the_schema_is_precise(api_client, db):
+    schema = api_client.get("/api/schema/?format=json").json()
+    components = schema["components"]
+    amount = components["schemas"]["AmountRequest"]["properties"]["amount"]
+    assert (amount["type"], amount["minimum"], amount["maximum"]) == ("integer", 1, 2**64 - 1)
+    user = components["schemas"]["AmountRequest"]["properties"]["user"]
+    assert user["pattern"] == "^[1-9A-HJ-NP-Za-km-z]{32,44}$" and (user["minLength"], user["maxLength"]) == (32, 44)
+    assert components["securitySchemes"]["apiKey"] == {
+        "type": "apiKey", "in": "header", "name": "X-API-Key",
+        "description": components["securitySchemes"]["apiKey"]["description"]}
+    assert components["securitySchemes"]["walletToken"]["scheme"] == "bearer"
+    assert "cookieAuth" in components["securitySchemes"]
+    for path in ["/vault/initialize", "/vault/deposit", "/vault/withdraw", "/vault/submit"]:
+        operation = schema["paths"][path]["post"]
+        assert {} not in operation["security"], path  # no anonymous access
+        assert [list(s) for s in operation["security"]] == [["walletToken"], ["apiKey"], ["cookieAuth"]]
+        assert {"200", "400", "401", "403", "409", "413", "422", "429", "500", "503"} <= set(operation["responses"])
+        assert "Idempotency-Key" in [p["name"] for p in operation["parameters"]]
+    assert {} in schema["paths"]["/vault/tvl"]["get"]["security"]  # reads are public
+    # The dev signer's answer is documented beside the unsigned transaction.
+    one_of = components["schemas"]["OperationResponse"]["oneOf"]
+    assert {"$ref": "#/components/schemas/SignatureResponse"} in one_of
+    assert set(components["schemas"]["SignatureResponse"]["required"]) == {"success", "signature"}
+    retry_after = schema["paths"]["/vault/deposit"]["post"]["responses"]["429"]["headers"]["Retry-After"]
+    assert retry_after["schema"]["type"] == "integer"
