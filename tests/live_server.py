@@ -33,8 +33,10 @@ def database_url() -> str:
 
 
 @contextmanager
-def serve(workdir: Path, localnet=None, **env_overrides):
-    """Yields the base URL; the server's output is in workdir/server.log."""
+def serve(workdir: Path, localnet=None, wallets=None, **env_overrides):
+    """Yields the base URL; the server's output is in workdir/server.log. `wallets` (keypairs)
+    replace the localnet's dev wallets as the ones the dev signer holds, so a test never moves
+    the shared dev wallets other tests rely on."""
     from django.conf import settings
 
     port = free_port()
@@ -42,7 +44,10 @@ def serve(workdir: Path, localnet=None, **env_overrides):
            "TEST_REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
     if localnet is not None:
         description = workdir / "localnet.json"
-        description.write_text(json.dumps(localnet.description))
+        described = dict(localnet.description)
+        if wallets is not None:
+            described["wallets"] = [{"pubkey": str(k.pubkey()), "secret_key": list(bytes(k))} for k in wallets]
+        description.write_text(json.dumps(described))
         env.update({"TEST_SERVER_LOCALNET": "1", "LOCALNET_FILE": str(description)})
     env.update({k: str(v) for k, v in env_overrides.items()})
     log_path = workdir / "server.log"

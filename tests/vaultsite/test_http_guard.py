@@ -85,3 +85,26 @@ async def test_oversized_declared_body_and_headers_are_refused_before_the_app_ru
     status, _, body = await call(JsonErrorGuard(app), headers=[(b"x-big", b"x" * 20000)])
     assert status == 431 and json.loads(body)["error"]["code"] == "headers_too_large"
     assert ran == []
+
+
+async def test_a_streamed_body_over_the_limit_is_413_in_front_of_django(settings):
+    """No Content-Length (chunked through another ASGI server): counted as it arrives."""
+    from django.core.asgi import get_asgi_application
+
+    settings.MAX_REQUEST_BODY_BYTES = 1000
+    app = JsonErrorGuard(get_asgi_application())
+    sent, chunks = [], [{"type": "http.request", "body": b"x" * 600, "more_body": True} for _ in range(3)]
+
+    async def receive():
+        return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/vault/deposit", "headers": [], "client": ("10.0.0.1", 1),
+             "query_string": b"", "server": ("testserver", 80), "scheme": "http", "asgi": {"version": "3.0"},
+             "http_version": "1.1", "root_path": ""}
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 413 and json.loads(body)["error"]["code"] == "body_too_large"

@@ -70,12 +70,13 @@ class VaultApiView(APIView):
         if not self.idempotent or raw_key is None or not getattr(request.user, "is_authenticated", False):
             return
         key = idempotency.validate_key(raw_key)
+        raw_body = request._request.body  # first: Django caches it, and the parser reads the cache
         try:
             parsed = request.data
         except APIException:
             parsed = None
         scope = f"{describe_client(request.user)}|{request.method}|{request.path}"
-        fingerprint = idempotency.fingerprint(request.method, request.path, request._request.body, parsed)
+        fingerprint = idempotency.fingerprint(request.method, request.path, raw_body, parsed)
         claimed = idempotency.claim(scope, key, fingerprint)
         if isinstance(claimed, idempotency.StoredAnswer):
             raise IdempotentReplay(claimed)

@@ -119,3 +119,13 @@ def test_staff_need_the_act_for_wallet_permission(localnet, django_user_model, s
 def test_reads_are_public(localnet, api_client):
     assert api_client.get("/vault/tvl").status_code == 200
     assert api_client.get(f"/vault/balance/{Keypair().pubkey()}").status_code == 404
+
+
+def test_an_unknown_authorization_scheme_is_refused_even_beside_a_valid_key(localnet):
+    """Found by schemathesis: a garbage Authorization header next to a valid X-API-Key passed."""
+    raw, _ = create_api_key("beside")
+    owner = str(Keypair().pubkey())
+    for header in ["Basic dXNlcjpwYXNz", "garbage", "Token abc"]:
+        client = APIClient(HTTP_X_API_KEY=raw, HTTP_AUTHORIZATION=header)
+        response = client.post("/vault/initialize", {"user": owner}, format="json")
+        assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_token", header
