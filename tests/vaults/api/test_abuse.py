@@ -256,3 +256,42 @@ def test_a_key_in_use_is_409_and_transient_answers_are_not_kept(funded_wallet, w
                  409, "idempotency_key_in_use")
     idempotency.complete(held, 503, None)  # it failed transiently: the key is free again
     assert client.post("/vault/initialize", body, format="json", HTTP_IDEMPOTENCY_KEY="k-2").status_code == 200
+
+
+def test_the_issue_flood_through_the_real_server(localnet, tmp_path, funded_wallet):
+    """The issue's first probe, at the default budgets: one anonymous client floods GET /vault/tvl
+    twenty at a time; it alone is refused (429, Retry-After), while other clients' balance reads,
+    API-key deposits and /auth/nonce go on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tests.live_server import serve
+
+    raw_key, _ = create_api_key("flood-bystander")
+    user = funded_wallet()
+    owner = str(user.pubkey())
+    # Every test client connects from 127.0.0.1: the server trusts it as a proxy, so each client
+    # is told apart by its X-Forwarded-For.
+    with serve(tmp_path, localnet, TRUSTED_PROXIES="127.0.0.1") as url:
+        flooder = {"X-Forwarded-For": "203.0.113.1"}
+
+        def tvl(_):
+            with httpx.Client(base_url=url, headers=flooder, timeout=60) as client:
+                return client.get("/vault/tvl")
+
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(tvl, range(400)))
+        statuses = [a.status_code for a in answers]
+        assert statuses.count(200) == 300 and statuses.count(429) == 100, sorted(set(statuses))
+        refused = next(a for a in answers if a.status_code == 429)
+        assert refused.json()["error"]["code"] == "rate_limited" and int(refused.headers["Retry-After"]) >= 1
+
+        with httpx.Client(base_url=url, timeout=60) as client:
+            other = {"X-Forwarded-For": "198.51.100.2"}
+            assert client.get("/vault/tvl", headers=other).status_code == 200
+            assert client.get(f"/vault/balance/{owner}", headers=other).status_code == 404  # no vault yet: not 429
+            assert client.post("/auth/nonce", json={"wallet": owner}, headers=other).status_code == 200
+            deposit = client.post("/vault/deposit", json={"user": owner, "amount": 1},
+                                  headers={"X-API-Key": raw_key, **flooder})  # even from the flooder's IP
+            assert deposit.status_code == 404, deposit.text
