@@ -250,8 +250,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
         result = await database_sync_to_async(read)()
         if result.vault is not None:
-            # What the client has from now on: live copies at or below these are doubles.
-            self.event_marks[result.vault] = max(last_seq, result.last_event_seq or 0)
+            # What the client has from now on: live copies at or below these are doubles. Marks
+            # come only from what the ledger announced (never from the client's own number when
+            # it is beyond that), so no genuine event can fall below a mark it never passed.
+            self.event_marks[result.vault] = max(result.from_seq, result.last_event_seq or 0)
             self.balance_marks[result.vault] = result.balance_seq
         for message in result.messages:
             await self._send_json(message)

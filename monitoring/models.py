@@ -2,6 +2,7 @@
 app's tables (the seeds' five)."""
 from django.db import models
 
+from vaults.fields import U64Field
 from vaults.models import AuditTrail, AuditTrailQuerySet, ReconciliationLog
 
 
@@ -34,6 +35,13 @@ class IndexedEvent(models.Model):
     vault_address = models.CharField(max_length=44)
     seq = models.BigIntegerField(help_text="The vault's event sequence number after this event")
     slot = models.BigIntegerField()
+    # The vault's balances right after this event (from the event itself), for its balance_update.
+    total_balance = U64Field(null=True)
+    locked_balance = U64Field(null=True)
+    available_balance = U64Field(null=True)
+    announced = models.BooleanField(
+        default=False, help_text="Published on the streams. Events are announced in sequence order only: one whose "
+                                 "predecessor is not stored yet waits, unannounced and never replayed, for the gap to close")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,5 +1,10 @@
 """Gap repair: a vault whose stored sequence numbers have a hole gets a targeted backfill on
-its own address (`getSignaturesForAddress(vault)`), walking back only as far as the hole."""
+its own address (`getSignaturesForAddress(vault)`), walking back only as far as the hole.
+
+Anyone can list a vault's address in a transaction, so that history holds strangers'
+transactions: only those that ran the vault program are applied (and of those, only the events
+the program itself emitted are read: ChainClient._decode_events). A hole exists only between
+stored, attributed events, so no forged number can send this walk anywhere."""
 from __future__ import annotations
 
 import logging
@@ -38,8 +43,8 @@ def fill_vault_gap(chain: ChainClient, vault_address: str, *, page_limit: int = 
     for info in oldest_first(candidates):
         if info.failed or is_indexed(info.signature):
             continue
-        index_transaction(chain, info.signature, source="gap")
-        indexed += 1
+        if index_transaction(chain, info.signature, source="gap").invoked:
+            indexed += 1
     repair = GapRepair(vault_address, missing, indexed, missing_seqs(vault_address))
     log = logger.error if repair.missing_after else logger.info
     log("gap in vault %s: missing seq %s, %d transactions fetched, still missing %s", vault_address,
@@ -49,3 +54,17 @@ def fill_vault_gap(chain: ChainClient, vault_address: str, *, page_limit: int = 
 
 def _short(seqs: list[int]) -> str:
     return str(seqs) if len(seqs) <= 10 else f"{seqs[:10]}... ({len(seqs)})"
+
+
+def catch_up_vault(chain: ChainClient, vault_address: str, *, page_limit: int = 1000) -> int:
+    """Applies the vault's newest transactions the indexer has not stored yet (newest first back
+    to the first one it has, then applied oldest first). Reconciliation calls it before calling
+    a vault missing, or closed, against the chain: the indexer may simply not have stored the
+    close (or the reopening) yet. Returns how many transactions that ran the program it applied."""
+    candidates = signatures_since(chain, vault_address, until=None, page_limit=page_limit,
+                                  stop=lambda info: is_indexed(info.signature))
+    applied = 0
+    for info in oldest_first(candidates):
+        if not info.failed and index_transaction(chain, info.signature, source="catch-up").invoked:
+            applied += 1
+    return applied

@@ -2,6 +2,10 @@
 
 The program numbers every vault's events 1, 2, 3, ... (`seq`); a vault closed and opened again
 starts over at 1, so only the current generation (from the newest seq 1 on) counts.
+
+Stored is not announced: an event goes out on the streams (and into replays) only once every
+earlier seq of its vault is stored, so a subscriber never sees a hole it cannot trust, and a
+replay mark never jumps past an event still on its way.
 """
 from __future__ import annotations
 
@@ -18,6 +22,28 @@ def _current_generation(vault_address: str):
 
 def last_seq(vault_address: str) -> int | None:
     return _current_generation(vault_address).aggregate(seq=Max("seq"))["seq"]
+
+
+def announced_seq(vault_address: str) -> int:
+    """The highest seq announced in the vault's current generation (0: none). Announcements
+    are contiguous, so every seq up to it has been announced."""
+    return _current_generation(vault_address).filter(announced=True).aggregate(seq=Max("seq"))["seq"] or 0
+
+
+def ready_to_announce(vault_address: str) -> list[IndexedEvent]:
+    """The stored, unannounced events that now continue the vault's announced sequence, in
+    order: next seq after the announced one, then the next, until the first hole."""
+    generation = _current_generation(vault_address)
+    expected = (generation.filter(announced=True).aggregate(seq=Max("seq"))["seq"] or 0) + 1
+    ready = []
+    for row in generation.filter(announced=False).order_by("seq", "id"):
+        if row.seq < expected:
+            continue  # a second record of an announced seq (cannot come from the program): never announced
+        if row.seq != expected:
+            break
+        ready.append(row)
+        expected += 1
+    return ready
 
 
 def missing_seqs(vault_address: str) -> list[int]:

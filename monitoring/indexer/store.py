@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from django.db import transaction as db_transaction
 
 from monitoring import streams
-from monitoring.indexer.events import balance_messages, event_owners, stream_messages, vault_events, vault_sides
-from monitoring.indexer.sequence import last_seq
+from monitoring.indexer.events import event_owners, vault_events, vault_sides
+from monitoring.indexer.sequence import last_seq, ready_to_announce
 from monitoring.models import IndexedEvent, IndexerCursor
 from vaults.chain.client import ChainClient, ChainError, ConfirmedTransaction, VaultAccount
+from vaults.models import Transaction
 from vaults.services.ledger import store_events
 
 logger = logging.getLogger("monitoring.indexer")
@@ -28,6 +29,7 @@ class IndexResult:
     slot: int
     new_events: int = 0
     gaps: set[str] = field(default_factory=set)  # vault addresses whose sequence jumped
+    invoked: bool = True  # the transaction ran the vault program (others are never applied)
 
 
 def cursor_name(chain: ChainClient) -> str:
@@ -48,11 +50,19 @@ def is_indexed(signature: str) -> bool:
 
 
 def index_transaction(chain: ChainClient, signature: str, *, source: str, cursor: str | None = None) -> IndexResult:
-    """Fetches, decodes (self-CPI inner instructions first, `Program data:` logs otherwise) and
-    applies one transaction. Failed transactions store nothing but still move the cursor."""
+    """Fetches, decodes (only what the vault program itself emitted: see
+    ChainClient._decode_events) and applies one transaction. Failed transactions, and those that
+    never ran the vault program, store nothing but still move the cursor."""
     confirmed = chain.get_transaction(signature)
     if confirmed is None:
         raise TransactionNotVisible(f"getTransaction({signature}) returned nothing")
+    if not confirmed.invokes_vault_program:
+        # Merely listing the program or a vault (as a forger does) makes a transaction show up in
+        # their signature lists; it can hold nothing of ours. Only the cursor moves past it.
+        if cursor:
+            with db_transaction.atomic():
+                advance_cursor(cursor, confirmed.signature, confirmed.slot)
+        return IndexResult(confirmed.signature, confirmed.slot, invoked=False)
     events = vault_events(confirmed.events)  # [] for a failed transaction
     # Chain reads happen before the database transaction opens: no RPC round trips under locks.
     states = {owner: chain.get_vault(owner) for owner in event_owners(events)}
@@ -64,13 +74,17 @@ def apply_transaction(confirmed: ConfirmedTransaction, events, states: dict[str,
     result = IndexResult(confirmed.signature, confirmed.slot)
     with db_transaction.atomic():
         if events:
-            store_events(confirmed, events, states)
+            store_events(confirmed, events, states)  # locks the touched vault rows until commit
+            # The ledger refuses events it cannot tie to a vault (see ledger._sync_vault): only the
+            # events it holds a row for are the indexer's.
+            stored = set(Transaction.objects.filter(signature=confirmed.signature).values_list("event_index", flat=True))
+            events = [e for e in events if e.index in stored]
         new_events, previous = _record_new_events(confirmed, events)
         result.new_events = len(new_events)
         result.gaps = _sequence_jumps(new_events, previous)
         if cursor:
             advance_cursor(cursor, confirmed.signature, confirmed.slot)
-        streams.publish_on_commit(_messages(confirmed, new_events))
+        streams.publish_on_commit(announce_ready(sorted({side.vault for item in new_events for side in item.sides})))
     if new_events or source != "backfill":
         logger.info("indexed %s via %s: %d new events, slot %d", confirmed.signature, source, result.new_events,
                     confirmed.slot)
@@ -84,9 +98,9 @@ class NewEvent:
 
 
 def _record_new_events(confirmed: ConfirmedTransaction, events) -> tuple[list[NewEvent], dict[str, int | None]]:
-    """Inserts the IndexedEvent rows this transaction lacks. Returns the events that were new to
-    the indexer (only those are announced) and each touched vault's last seq before them. A
-    concurrent writer makes the insert fail and the whole transaction roll back: never double."""
+    """Inserts the IndexedEvent rows this transaction lacks, unannounced. Returns the events that
+    were new to the indexer and each touched vault's last seq before them. A concurrent writer
+    makes the insert fail and the whole transaction roll back: never double."""
     existing = set(IndexedEvent.objects.filter(signature=confirmed.signature).values_list("event_index", "vault_address"))
     new = []
     for event in events:
@@ -96,7 +110,8 @@ def _record_new_events(confirmed: ConfirmedTransaction, events) -> tuple[list[Ne
     previous = {side.vault: last_seq(side.vault) for item in new for side in item.sides}
     IndexedEvent.objects.bulk_create([
         IndexedEvent(signature=confirmed.signature, event_index=item.event.index, vault_address=side.vault,
-                     seq=side.seq, slot=confirmed.slot)
+                     seq=side.seq, slot=confirmed.slot, total_balance=side.total_balance,
+                     locked_balance=side.locked_balance, available_balance=side.available_balance)
         for item in new for side in item.sides
     ])
     return new, previous
@@ -116,14 +131,35 @@ def _sequence_jumps(new_events: list[NewEvent], previous: dict[str, int | None])
     return jumps
 
 
-def _messages(confirmed: ConfirmedTransaction, new_events: list[NewEvent]) -> list[dict]:
-    messages, sides = [], []
-    for item in new_events:
-        timestamp = item.event.fields.get("timestamp", confirmed.block_time)
-        messages += stream_messages(item.event, signature=confirmed.signature, slot=confirmed.slot,
-                                    timestamp=timestamp)
-        sides += item.sides
-    if sides:
-        timestamp = new_events[-1].event.fields.get("timestamp", confirmed.block_time)
-        messages += balance_messages(sides, slot=confirmed.slot, timestamp=timestamp)
+def announce_ready(vault_addresses) -> list[dict]:
+    """Inside the caller's transaction (the vault rows are locked): marks as announced every
+    stored event that now continues its vault's announced sequence, and returns their messages
+    (built from the stored rows, exactly as a replay builds them), each vault's closed by a
+    balance_update with the balances after its last announced event. An event after a hole waits
+    here until the gap repair stores what is missing; then it goes out, in order."""
+    messages = []
+    for vault in vault_addresses:
+        ready = ready_to_announce(vault)
+        if not ready:
+            continue
+        rows = {
+            (row.signature, row.event_index): row
+            for row in Transaction.objects.filter(signature__in={r.signature for r in ready})
+            .select_related("vault", "counterparty_vault")
+        }
+        for item in ready:
+            row = rows[(item.signature, item.event_index)]
+            incoming = row.vault.address != vault
+            message = streams.message_for_transaction(row, receiver_seq=item.seq if incoming else None)
+            if message is not None:
+                messages.append(message)
+        last = ready[-1]
+        last_row = rows[(last.signature, last.event_index)]
+        owner = last_row.counterparty_vault.owner if last_row.vault.address != vault else last_row.vault.owner
+        if last.total_balance is not None:
+            messages.append(streams.balance_update(
+                vault=vault, owner=owner, total_balance=int(last.total_balance),
+                locked_balance=int(last.locked_balance), available_balance=int(last.available_balance),
+                timestamp=last_row.timestamp, seq=last.seq, slot=last.slot))
+        IndexedEvent.objects.filter(pk__in=[r.pk for r in ready]).update(announced=True)
     return messages

@@ -8,26 +8,33 @@ What is compared, per open vault (one `reconciliation_logs` row per vault per ru
    slot (vault address and token account side by side, 50 pairs per 100-address call);
 3. the database ledger, two ways:
    - the `vaults` row (what the API and the TVL serve): total, locked, available,
-     total_deposited, total_withdrawn, compared when its event_seq equals the chain's;
+     total_deposited, total_withdrawn, compared when its event_seq equals the chain's or is
+     ahead of it;
    - the `transactions` rows, replayed: total = deposits + surplus + transfers in - withdrawals
      - transfers out, locked = locks - unlocks - transfers out, and the number of events, which
      must equal the chain's event_seq (each vault event has its own sequence number). Compared
-     when the event count equals the chain's event_seq.
+     when the event count equals the chain's event_seq or is ahead of it.
    The database is read first, then the chain (chain state only moves forward), so a database
-   *ahead* of the chain (a higher event_seq, more events) is never a race: it is a mismatch.
+   *ahead* of the chain (a higher event_seq, more events) is never a race: it is a mismatch,
+   reported with the real difference of every field.
+
+Before a vault is called missing on chain (open in the ledger, no account), or open on chain
+while the ledger has it closed, its own history is caught up (monitoring.indexer.gaps
+.catch_up_vault): the indexer may not have stored the close or the reopening yet. What is still
+out of step after that is a `mismatch`, critical at once (`vault_missing_on_chain`, the whole
+ledger balance as the difference).
 
 Status: `mismatch` when any compared value differs, or the token account holds less than the
 ledger total (a surplus, tokens sent straight to the token account, is legal: the program
-credits it on the next instruction; it is reported in `details`). `error` when the vault could
-not be compared: the account is missing, or the database is behind the chain (the indexer has
-not stored the newest events yet). A database that stays behind for longer than
-MONITOR_RECONCILIATION_LAG_GRACE_SECONDS without moving raises a `reconciliation_stale` alert
-(a deleted transaction row ends up here). `matched` otherwise.
+credits it on the next instruction; it is reported in `details`). `error` when the database is
+behind the chain (the indexer has not stored the newest events yet). A database that stays
+behind for longer than MONITOR_RECONCILIATION_LAG_GRACE_SECONDS without moving raises a
+`reconciliation_stale` alert (a deleted transaction row ends up here). `matched` otherwise.
 
 `difference` is signed: database minus chain (positive: the database claims more). It is the
 first non-zero of: vault row total, ledger total, token account deficit, vault row locked,
 ledger locked, vault row available, vault row lifetime flows. `details["differences"]` holds each
-check's value.
+check's value, and the alert's message lists every non-zero one and every reason.
 
 Each distinct mismatch raises one alert (the same differences at the same event_seqs are not
 announced again; the log row is still written every run). Nothing is repaired here: a mismatch
@@ -117,6 +124,12 @@ def load_ledgers(vaults: list[Vault]) -> dict[int, Ledger]:
     return ledgers
 
 
+# The order in which differences are reported; `difference` is the first non-zero one.
+DIFFERENCE_ORDER = ["vault_row.total_balance", "ledger.total_balance", "token_account.amount",
+                    "vault_row.locked_balance", "ledger.locked_balance", "vault_row.available_balance",
+                    "vault_row.total_deposited", "vault_row.total_withdrawn"]
+
+
 def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
     """Pure: the three-way comparison of one vault (see the module docstring)."""
     row, ledger, chain = view.vault, view.ledger, reading.vault
@@ -130,30 +143,46 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         "ledger_locked_balance": ledger.locked_balance,
         "database_locked_balance": int(row.locked_balance),
         "database_available_balance": int(row.available_balance),
+        "database_is_closed": row.is_closed,
     }
     if chain is None:
-        details["reason"] = "vault_account_missing"
-        return Comparison(row, reading, ReconciliationLog.Status.ERROR, 0, details)
+        if row.is_closed:
+            details["reason"] = "closed_in_both"
+            return Comparison(row, reading, ReconciliationLog.Status.MATCHED, 0, details)
+        # The ledger holds an open vault the chain does not have (reconciliation has already
+        # caught the vault's history up, so a close still on its way is not it): every unit the
+        # ledger shows is a unit the chain does not.
+        details["differences"] = {"vault_row.total_balance": int(row.total_balance),
+                                  "ledger.total_balance": ledger.total_balance}
+        details["mismatched"] = ["vault_missing_on_chain"] + [
+            name for name, value in details["differences"].items() if value]
+        return Comparison(row, reading, ReconciliationLog.Status.MISMATCH, int(row.total_balance), details)
     details.update({
         "onchain_event_seq": chain.event_seq,
+        "onchain_total_balance": chain.total_balance,
         "onchain_locked_balance": chain.locked_balance,
         "onchain_available_balance": chain.available_balance,
     })
     differences: dict[str, int] = {}
     reasons = []
-    if row.event_seq == chain.event_seq:
+    if row.is_closed:
+        reasons.append("vault_closed_in_ledger_but_open_on_chain")
+    # The vault row and the replayed ledger are each compared when they stand at the chain's
+    # event_seq, and also when they are *ahead* of it (the database claims events the chain never
+    # had: every field's real difference is reported). Behind is indexer lag, not a difference.
+    if row.event_seq >= chain.event_seq:
         differences["vault_row.total_balance"] = int(row.total_balance) - chain.total_balance
         differences["vault_row.locked_balance"] = int(row.locked_balance) - chain.locked_balance
         differences["vault_row.available_balance"] = int(row.available_balance) - chain.available_balance
         differences["vault_row.total_deposited"] = int(row.total_deposited) - chain.total_deposited
         differences["vault_row.total_withdrawn"] = int(row.total_withdrawn) - chain.total_withdrawn
-    elif row.event_seq > chain.event_seq:
-        reasons.append("vault_row_ahead_of_chain")
-    if ledger.events == chain.event_seq:
+        if row.event_seq > chain.event_seq:
+            reasons.append("vault_row_ahead_of_chain")
+    if ledger.events >= chain.event_seq:
         differences["ledger.total_balance"] = ledger.total_balance - chain.total_balance
         differences["ledger.locked_balance"] = ledger.locked_balance - chain.locked_balance
-    elif ledger.events > chain.event_seq:
-        reasons.append("ledger_has_more_events_than_chain")
+        if ledger.events > chain.event_seq:
+            reasons.append("ledger_has_more_events_than_chain")
     token_deficit = 0
     if reading.token_amount is None:
         reasons.append("token_account_missing")
@@ -164,13 +193,10 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         if token_deficit:
             differences["token_account.amount"] = token_deficit
     details["differences"] = differences
-    order = ["vault_row.total_balance", "ledger.total_balance", "token_account.amount", "vault_row.locked_balance",
-             "ledger.locked_balance", "vault_row.available_balance", "vault_row.total_deposited",
-             "vault_row.total_withdrawn"]
-    nonzero = [name for name in order if differences.get(name)]
+    nonzero = [name for name in DIFFERENCE_ORDER if differences.get(name)]
     if nonzero or reasons:
         details["mismatched"] = nonzero + reasons
-        difference = differences[nonzero[0]] if nonzero else int(row.total_balance) - chain.total_balance
+        difference = differences[nonzero[0]] if nonzero else 0
         return Comparison(row, reading, ReconciliationLog.Status.MISMATCH, difference, details)
     behind = row.event_seq < chain.event_seq or ledger.events < chain.event_seq
     if behind:
@@ -178,6 +204,23 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         return Comparison(row, reading, ReconciliationLog.Status.ERROR,
                           int(row.total_balance) - chain.total_balance, details)
     return Comparison(row, reading, ReconciliationLog.Status.MATCHED, 0, details)
+
+
+def describe_mismatch(details: dict) -> str:
+    """Every difference with its sign, and every reason, in words staff can act on."""
+    parts = [f"{name} {details['differences'][name]:+d}" for name in details["mismatched"]
+             if name in details.get("differences", {})]
+    reasons = {
+        "vault_missing_on_chain": "the vault account does not exist on chain",
+        "vault_closed_in_ledger_but_open_on_chain": "the ledger has the vault closed, the chain has it open",
+        "vault_row_ahead_of_chain": (f"vault row event_seq {details['database_event_seq']} > chain "
+                                     f"{details.get('onchain_event_seq')}"),
+        "ledger_has_more_events_than_chain": (f"{details['ledger_events']} ledger events > chain event_seq "
+                                              f"{details.get('onchain_event_seq')}"),
+        "token_account_missing": "the vault token account is missing",
+    }
+    parts += [reasons.get(name, name) for name in details["mismatched"] if name not in details.get("differences", {})]
+    return "; ".join(parts)
 
 
 class BalanceTracker:
@@ -222,10 +265,14 @@ class BalanceTracker:
         lag grace period may simply not be indexed yet (status `error`); an older one is a
         mismatch: the ledger is missing a whole vault (its full balance is the difference)."""
         onchain = set(self.chain.list_vault_addresses())
-        known = set(Vault.objects.filter(address__in=onchain).values_list("address", flat=True))
+        rows = list(Vault.objects.filter(address__in=onchain))
+        known = {row.address for row in rows}
+        # A vault the ledger holds as closed while the chain has it is not "known" either: it is
+        # reconciled like any other, so no row, whatever put it there, hides a vault from us.
+        reopened = self.reconcile([row for row in rows if row.is_closed])
         unknown = sorted(onchain - known)
         if not unknown:
-            return []
+            return reopened
         # The token account is only known once the vault is read; the vault is read twice instead.
         readings = [r for r in self.chain.read_vaults([(address, address) for address in unknown]) if r.vault]
         now = datetime.now(tz=timezone.utc).timestamp()
@@ -255,16 +302,26 @@ class BalanceTracker:
                     )
         if logs:
             logger.warning("reconciliation: %d vaults on chain unknown to the database", len(logs))
-        return logs
+        return reopened + logs
 
     def reconcile(self, vaults: list[Vault]) -> list[ReconciliationLog]:
         # 1. the database (one snapshot), 2. the chain (batched), 3. one write transaction.
-        with _one_snapshot():
-            fresh = {v.pk: v for v in Vault.objects.filter(pk__in=[v.pk for v in vaults])}
-            ledgers = load_ledgers(list(fresh.values()))
-        views = [DatabaseView(fresh[v.pk], ledgers[v.pk]) for v in vaults if v.pk in fresh]
-        readings = self.chain.read_vaults([(view.vault.address, view.vault.token_account) for view in views])
-        comparisons = [compare(view, reading) for view, reading in zip(views, readings)]
+        views, readings = self._read(vaults)
+        # A vault the ledger has open and the chain does not (or the reverse) may be a close, or
+        # a reopening, the indexer has not stored yet: catch its history up, then read again.
+        # What is still out of step after that is a real mismatch, reported at once.
+        suspects = [view.vault for view, reading in zip(views, readings)
+                    if (reading.vault is None) != view.vault.is_closed]
+        if suspects:
+            from monitoring.indexer.gaps import catch_up_vault
+
+            for vault in suspects:
+                catch_up_vault(self.chain, vault.address)
+            refreshed = {view.vault.pk: (view, reading) for view, reading in zip(*self._read(suspects))}
+            pairs = [refreshed.get(view.vault.pk, (view, reading)) for view, reading in zip(views, readings)]
+        else:
+            pairs = list(zip(views, readings))
+        comparisons = [compare(view, reading) for view, reading in pairs]
         with transaction.atomic():
             logs = ReconciliationLog.objects.bulk_create([
                 ReconciliationLog(
@@ -281,6 +338,14 @@ class BalanceTracker:
         counts = {s: sum(1 for c in comparisons if c.status == s) for s in ReconciliationLog.Status.values}
         logger.info("reconciled %d vaults: %s", len(comparisons), counts)
         return logs
+
+    def _read(self, vaults: list[Vault]) -> tuple[list[DatabaseView], list[VaultReading]]:
+        with _one_snapshot():
+            fresh = {v.pk: v for v in Vault.objects.filter(pk__in=[v.pk for v in vaults])}
+            ledgers = load_ledgers(list(fresh.values()))
+        views = [DatabaseView(fresh[v.pk], ledgers[v.pk]) for v in vaults if v.pk in fresh]
+        readings = self.chain.read_vaults([(view.vault.address, view.vault.token_account) for view in views])
+        return views, readings
 
     def take_snapshots(self, kind: str, *, now: datetime | None = None) -> list[BalanceSnapshot]:
         """An `hourly` or `daily` snapshot of every open vault, from the chain (the source of
@@ -334,14 +399,14 @@ class BalanceTracker:
                 vault.address, details.get("onchain_event_seq"), details["database_event_seq"], details["ledger_events"],
                 ",".join(f"{name}={value}" for name, value in sorted(details["differences"].items()) if value)
                 + "|" + ",".join(sorted(details["mismatched"])))
-            if already_alerted("reconciliation_mismatch", [key]):
+            kind = ("vault_missing_on_chain" if "vault_missing_on_chain" in details["mismatched"]
+                    else "reconciliation_mismatch")
+            if already_alerted(kind, [key]):
                 return
-            mismatched = ", ".join(f"{name} {details['differences'][name]:+d}" if name in details["differences"] else name
-                                   for name in details["mismatched"])
             raise_alert(
-                kind="reconciliation_mismatch", severity=Severity.CRITICAL,
-                message=(f"vault {vault.address}: the database differs from the chain by {comparison.difference:+d} "
-                         f"at slot {log.slot} ({mismatched})"),
+                kind=kind, severity=Severity.CRITICAL,
+                message=(f"vault {vault.address}: the database differs from the chain at slot {log.slot}: "
+                         f"{describe_mismatch(details)}"),
                 details={"dedupe_key": key, "reconciliation_log_id": log.pk, "slot": log.slot,
                          "difference": comparison.difference,
                          "onchain_total_balance": log.onchain_total_balance,
@@ -354,9 +419,8 @@ class BalanceTracker:
             self._alert_if_stale(comparison, log, common)
 
     def _alert_if_stale(self, comparison: Comparison, log: ReconciliationLog, common: dict) -> None:
-        """The database behind the chain (or a vault account gone from the chain while the
-        database still has it open) is normal for a moment: the indexer is storing the newest
-        events. The same state for longer than the grace period is not."""
+        """The database behind the chain is normal for a moment: the indexer is storing the
+        newest events. The same state for longer than the grace period is not."""
         details = comparison.details
         reason = details.get("reason")
         state = (details["database_event_seq"], details["ledger_events"], details.get("onchain_event_seq"))
@@ -374,11 +438,8 @@ class BalanceTracker:
         key = f"{comparison.vault.address}:{reason}:{state[0]}:{state[1]}:{state[2]}"
         if already_alerted("reconciliation_stale", [key]):
             return
-        if reason == "vault_account_missing":
-            what = "the vault account is missing on chain, but the database has it open"
-        else:
-            what = (f"the database has stayed behind the chain (event_seq {state[0]}, {state[1]} ledger events; "
-                    f"chain {state[2]})")
+        what = (f"the database has stayed behind the chain (event_seq {state[0]}, {state[1]} ledger events; "
+                f"chain {state[2]})")
         raise_alert(
             kind="reconciliation_stale", severity=Severity.WARNING,
             message=f"vault {comparison.vault.address}: {what}, since {first.timestamp.isoformat()}",

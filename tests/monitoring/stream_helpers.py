@@ -12,6 +12,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from monitoring import streams
+from monitoring.models import IndexedEvent
 from vaults.models import Transaction, Vault
 from vaults.services.wallet_auth import issue_login_nonce, login_with_signature
 
@@ -46,9 +47,10 @@ def make_vault(owner: str, *, event_seq: int = 0, total: int = 0, locked: int = 
                                 event_seq=event_seq, onchain_created_at=1_700_000_000, last_synced_slot=event_seq)
 
 
-def add_deposit(vault: Vault, seq: int, amount: int = 1_000, *, signature: str | None = None) -> tuple[Transaction, list[dict]]:
-    """A deposit row with the vault's balance moved, as the indexer stores it; returns the row and
-    the live messages the indexer would publish for it."""
+def add_deposit(vault: Vault, seq: int, amount: int = 1_000, *, signature: str | None = None,
+                announced: bool = True) -> tuple[Transaction, list[dict]]:
+    """A deposit row with the vault's balance moved, as the indexer stores it (announced, unless
+    told otherwise); returns the row and the live messages the indexer would publish for it."""
     row = Transaction.objects.create(
         vault=vault, transaction_type="deposit", amount=amount, signature=signature or f"sig{vault.pk}x{seq}",
         event_index=0, event_seq=seq, slot=1000 + seq, timestamp=datetime.fromtimestamp(1_700_000_000 + seq, tz=timezone.utc),
@@ -58,6 +60,9 @@ def add_deposit(vault: Vault, seq: int, amount: int = 1_000, *, signature: str |
     vault.event_seq = max(vault.event_seq, seq)
     vault.last_synced_slot = row.slot
     vault.save()
+    IndexedEvent.objects.create(signature=row.signature, event_index=0, vault_address=vault.address, seq=seq,
+                                slot=row.slot, total_balance=vault.total_balance, locked_balance=vault.locked_balance,
+                                available_balance=vault.available_balance, announced=announced)
     return row, live_messages(row, vault)
 
 

@@ -135,21 +135,58 @@ def test_many_vaults_are_read_in_batches_each_with_its_own_accounts(dev_vault, c
     by_vault = {log.vault_id: log for log in logs}
     assert by_vault[real_row.pk].status == "matched" and by_vault[real_row.pk].onchain_total_balance == 5_000
     ghost_logs = [log for log in logs if log.vault_id != real_row.pk]
-    assert {log.status for log in ghost_logs} == {"error"}
-    assert {log.details["reason"] for log in ghost_logs} == {"vault_account_missing"}
+    assert {log.status for log in ghost_logs} == {"mismatch"}
+    assert {tuple(log.details["mismatched"]) for log in ghost_logs} == {("vault_missing_on_chain",)}
 
 
-def test_a_vault_account_missing_for_longer_than_the_grace_is_reported(chain, settings, staff_alerts):
-    settings.MONITOR_RECONCILIATION_LAG_GRACE_SECONDS = 0
+def test_a_vault_account_missing_on_chain_is_critical_at_once(chain, staff_alerts):
     owner = Keypair().pubkey()
     Vault.objects.create(owner=str(owner), address=str(chain.vault_address(owner)),
-                         token_account=str(chain.vault_token_address(owner)), onchain_created_at=0)
-    tracker = BalanceTracker(chain)
-    tracker.reconcile_all()
-    assert staff_alerts.receive_all(timeout=0.5) == []
-    tracker.reconcile_all()
+                         token_account=str(chain.vault_token_address(owner)), onchain_created_at=0,
+                         total_balance=5_000, available_balance=5_000, event_seq=2)
+    [log] = BalanceTracker(chain).reconcile_all()
+    assert (log.status, log.difference, log.onchain_total_balance) == ("mismatch", 5_000, None)
     message = staff_alerts.receive()
-    assert message["kind"] == "reconciliation_stale" and "missing on chain" in message["message"]
+    assert (message["kind"], message["severity"]) == ("vault_missing_on_chain", "critical")
+    assert "vault_row.total_balance +5000" in message["message"]
+    assert "does not exist on chain" in message["message"]
+
+
+def test_a_close_the_indexer_has_not_stored_is_caught_up_not_alerted(dev_vault, chain, staff_alerts):
+    """Open in the ledger, gone on chain: before calling it missing, reconciliation applies the
+    vault's newest history, which holds the owner's close."""
+    from tests.monitoring.monitor_fixtures import send_raw
+    from vaults.chain.client import TOKEN_PROGRAM_ID
+
+    user = dev_vault(deposit=0)
+    close = chain._vault_ix("close_vault", [], {
+        "owner": user.keypair.pubkey(), "vault": chain.vault_address(user.owner),
+        "vault_token_account": chain.vault_token_address(user.owner), "token_program": TOKEN_PROGRAM_ID})
+    send_raw(chain, [close], user.keypair)
+    assert chain.get_vault(user.owner) is None and not Vault.objects.get(owner=user.owner).is_closed
+
+    [log] = BalanceTracker(chain).reconcile_all()
+
+    assert (log.status, log.details["reason"]) == ("matched", "closed_in_both")
+    assert Vault.objects.get(owner=user.owner).is_closed
+    assert list(Transaction.objects.filter(vault__owner=user.owner).order_by("event_seq")
+                .values_list("transaction_type", flat=True)) == ["initialize", "close"]
+    assert staff_alerts.receive_all(timeout=0.5) == []
+
+
+def test_a_forged_ledger_surplus_is_reported_with_its_real_difference(dev_vault, chain, staff_alerts):
+    """The ledger holding more events than the chain (what a stored forgery looked like): the
+    alert names the real difference of each field, never "+0"."""
+    user = dev_vault(deposit=300_000)
+    row = Transaction.objects.get(vault__owner=user.owner, transaction_type="deposit")
+    Transaction.objects.create(vault=row.vault, transaction_type="deposit", amount=1_000_000, signature="f" * 88,
+                               event_index=0, event_seq=3, slot=row.slot, timestamp=row.timestamp)
+    [log] = BalanceTracker(chain).reconcile_all()
+    assert (log.status, log.difference) == ("mismatch", 1_000_000)
+    assert log.details["differences"]["ledger.total_balance"] == 1_000_000
+    message = staff_alerts.receive()["message"]
+    assert "ledger.total_balance +1000000" in message and "3 ledger events > chain event_seq 2" in message
+    assert "+0" not in message
 
 
 def _vault_the_database_never_saw(chain, localnet, amount):
@@ -189,6 +226,22 @@ def test_vaults_on_chain_unknown_to_the_database_are_found(chain, localnet, sett
     # Once the database knows the vault, it is no longer unknown.
     Vault.objects.create(owner=owner, address=vault, token_account="t" * 44, onchain_created_at=0)
     assert vault not in {log.details["vault"] for log in tracker.reconcile_unknown_vaults()}
+
+
+def test_a_vault_the_ledger_holds_closed_is_never_skipped_while_the_chain_has_it(chain, localnet, staff_alerts):
+    """Whatever put a closed row there (before attribution, a forged event did), discovery
+    reconciles it: its history is caught up and the row follows the chain."""
+    vault, owner = _vault_the_database_never_saw(chain, localnet, 45_000)
+    Vault.objects.create(owner=owner, address=vault, token_account=str(chain.vault_token_address(owner)),
+                         onchain_created_at=0, is_closed=True)
+
+    logs = [log for log in BalanceTracker(chain).reconcile_unknown_vaults() if log.vault and log.vault.address == vault]
+
+    assert [(log.status, log.onchain_total_balance, log.database_total_balance) for log in logs] == [
+        ("matched", 45_000, 45_000)]
+    row = Vault.objects.get(owner=owner)
+    assert (row.is_closed, row.total_balance) == (False, 45_000)
+    assert [m for m in staff_alerts.receive_all(timeout=0.5) if m.get("vault") == vault] == []
 
 
 def test_hourly_and_daily_snapshots_are_taken_once_per_period(dev_vault, chain):

@@ -1,43 +1,82 @@
-"""The mapping from decoded program events to stream messages: every sequence number of a vault
-is announced, a transfer to both sides, balances from the event's own post-state."""
-from monitoring.indexer.events import balance_messages, stream_messages, vault_sides
+"""What goes out on the streams for attributed events: every sequence number of a vault, in
+order and never past a hole; a transfer to both sides; balances from the event's own
+post-state; live messages identical to their replay."""
+import pytest
+
+from monitoring import replay
+from monitoring.indexer.events import vault_sides
+from monitoring.models import IndexedEvent
+from tests.monitoring.event_factory import apply, deposit, initialized, new_owner, state, transfer
 from vaults.chain.client import ProgramEvent
 
-ALICE, ALICE_VAULT = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU", "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"
-BOB, BOB_VAULT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB"
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def messages(name, fields):
-    return stream_messages(ProgramEvent(0, name, fields), signature="sig", slot=7, timestamp=1699123456)
+def kinds(messages):
+    return [(m["type"], m["seq"]) for m in messages]
 
 
-def test_vault_lifecycle_events_are_announced_with_their_sequence_numbers():
-    opened = messages("VaultInitializedEvent", {"owner": ALICE, "vault": ALICE_VAULT, "token_account": BOB, "seq": 1,
-                                                "timestamp": 1})
-    assert [(m["type"], m["seq"], m["amount"], m["user"]) for m in opened] == [("vault_initialized", 1, 0, ALICE)]
-    closed = messages("VaultClosedEvent", {"owner": ALICE, "vault": ALICE_VAULT, "seq": 9, "timestamp": 1})
-    assert [(m["type"], m["seq"]) for m in closed] == [("vault_closed", 9)]
+def test_vault_lifecycle_and_deposit_keep_the_seeds_fields_in_sequence():
+    owner = new_owner()
+    _, opened = apply(initialized(owner), states={owner: state(owner, seq=1, total=0)})
+    assert kinds(opened) == [("vault_initialized", 1), ("balance_update", 1)]
+    assert (opened[0]["user"], opened[0]["amount"]) == (owner, 0)
+    _, deposited = apply(deposit(owner, 2, 1_000_000, 1_000_000), states={owner: state(owner, seq=2, total=1_000_000)},
+                         signature="dep")
+    assert {k: deposited[0][k] for k in ("type", "user", "amount", "signature", "timestamp")} == {
+        "type": "deposit", "user": owner, "amount": 1_000_000, "signature": "dep", "timestamp": 1_700_000_002}
+    assert (deposited[1]["type"], deposited[1]["total_balance"], deposited[1]["seq"]) == ("balance_update", 1_000_000, 2)
 
 
-def test_a_deposit_keeps_the_seeds_fields():
-    (deposit,) = messages("DepositEvent", {"owner": ALICE, "vault": ALICE_VAULT, "amount": 1_000_000, "total_balance": 1_000_000,
-                                           "locked_balance": 0, "available_balance": 1_000_000, "seq": 2, "timestamp": 1})
-    assert {k: deposit[k] for k in ("type", "user", "amount", "signature", "timestamp")} == {
-        "type": "deposit", "user": ALICE, "amount": 1_000_000, "signature": "sig", "timestamp": 1699123456}
+def test_an_event_after_a_hole_waits_unannounced_then_goes_out_in_order():
+    owner = new_owner()
+    vault_state = state(owner, seq=3, total=30)
+    apply(initialized(owner), states={owner: vault_state})
+    result, held = apply(deposit(owner, 3, 20, 30), states={owner: vault_state})
+
+    assert held == [] and result.gaps == {vault_state.address}
+    assert not IndexedEvent.objects.get(vault_address=vault_state.address, seq=3).announced
+    client = replay.missed_since(replay.vault_for(owner=owner), 1, limit=100)
+    assert kinds(client.messages) == [("balance_update", 3)] and client.last_event_seq is None
+
+    _, released = apply(deposit(owner, 2, 10, 10), states={owner: vault_state})
+
+    assert kinds(released) == [("deposit", 2), ("deposit", 3), ("balance_update", 3)]
+    assert released[-1]["total_balance"] == 30
+    assert replay.missed_since(replay.vault_for(owner=owner), 1, limit=100).messages[:2] == released[:2]
 
 
-def test_a_transfer_is_announced_to_both_vaults_with_each_sequence_number():
-    event = ProgramEvent(0, "TransferEvent", {
-        "caller_program": BOB, "from_owner": ALICE, "from_vault": ALICE_VAULT, "to_owner": BOB, "to_vault": BOB_VAULT,
-        "amount": 5, "from_total_balance": 10, "from_locked_balance": 1, "from_available_balance": 9, "from_seq": 4,
-        "to_total_balance": 5, "to_locked_balance": 0, "to_available_balance": 5, "to_seq": 2, "timestamp": 1,
-    })
-    out, into = stream_messages(event, signature="sig", slot=7, timestamp=1)
-    assert (out["vault"], out["seq"], out["direction"], out["counterparty"]) == (ALICE_VAULT, 4, "out", BOB_VAULT)
-    assert (into["vault"], into["seq"], into["direction"], into["user"]) == (BOB_VAULT, 2, "in", BOB)
-    balances = {m["vault"]: (m["total_balance"], m["seq"]) for m in balance_messages(vault_sides(event), slot=7, timestamp=1)}
-    assert balances == {ALICE_VAULT: (10, 4), BOB_VAULT: (5, 2)}
+def test_a_transfer_is_announced_to_both_vaults_with_each_sequence_number_and_replayed_identically():
+    sender, receiver, caller = new_owner(), new_owner(), new_owner()
+    states = {sender: state(sender, seq=2, total=600), receiver: state(receiver, seq=2, total=400)}
+    apply(initialized(sender), states={sender: states[sender]})
+    apply(initialized(receiver), states={receiver: states[receiver]})
+    _, messages = apply(transfer(sender, receiver, amount=400, from_seq=2, to_seq=2, from_total=600, to_total=400,
+                                 caller=caller), states=states)
+
+    by_vault = {(m["type"], m["vault"]): m for m in messages}
+    out = by_vault[("transfer", states[sender].address)]
+    into = by_vault[("transfer", states[receiver].address)]
+    assert (out["seq"], out["direction"], out["counterparty"], out["caller_program"]) == (
+        2, "out", states[receiver].address, caller)
+    assert (into["seq"], into["direction"], into["user"]) == (2, "in", receiver)
+    balances = {m["vault"]: (m["total_balance"], m["seq"]) for m in messages if m["type"] == "balance_update"}
+    assert balances == {states[sender].address: (600, 2), states[receiver].address: (400, 2)}
+    assert replay.missed_since(replay.vault_for(owner=sender), 1, limit=10).messages[0] == out
+    assert replay.missed_since(replay.vault_for(owner=receiver), 1, limit=10).messages[0] == into
 
 
-def test_admin_events_are_not_vault_messages():
-    assert messages("PauseChangedEvent", {"action": 0, "paused": True, "admin": ALICE, "timestamp": 1}) == []
+def test_a_client_claiming_a_seq_beyond_what_was_announced_is_replayed_the_whole_sequence():
+    owner = new_owner()
+    vault_state = state(owner, seq=2, total=5)
+    apply(initialized(owner), states={owner: vault_state})
+    apply(deposit(owner, 2, 5, 5), states={owner: vault_state})
+    result = replay.missed_since(replay.vault_for(owner=owner), 1000, limit=100)
+    assert kinds(result.messages) == [("vault_initialized", 1), ("deposit", 2), ("balance_update", 2)]
+    assert (result.from_seq, result.announced_seq) == (0, 2)
+
+
+def test_transfer_sides_carry_each_vaults_own_post_state():
+    event = ProgramEvent(0, *transfer(new_owner(), new_owner(), amount=5, from_seq=4, to_seq=2, from_total=10,
+                                      to_total=5, caller=new_owner()))
+    assert [(s.seq, s.total_balance) for s in vault_sides(event)] == [(4, 10), (2, 5)]

@@ -80,6 +80,9 @@ def test_the_live_stream_stores_and_announces_a_deposit_long_before_the_next_pol
     indexer = indexer_process(INDEXER_POLL_SECONDS=120)  # after its first round the backfill sleeps
     indexer.wait_for_log("live: subscribed")
     wait_until(lambda: _row_stored(opened), 10, message="the first backfill round")
+    # Logged after the commit's on_commit publication: the vault_initialized message is out
+    # before this test starts listening.
+    indexer.wait_for_log(f"indexed {opened} via", timeout=5)
     channel = _listen(streams.user_group(user.owner))
 
     signature = user.deposit(31_337)

@@ -283,6 +283,14 @@ def test_forged_event_self_cpi_is_rejected(chain):
     assert_rejected(chain, [ix], [forger], "InvalidEventAuthority", [VAULT_AUTHORITY])
 
 
+def test_event_self_cpi_naming_the_real_event_authority_unsigned_is_rejected(chain):
+    # The indexer's attribution relies on this: an event-tagged invocation of the vault program
+    # only succeeds when the event authority PDA signed it, which only the program itself can do.
+    event = bytes.fromhex("e445a52e51cb9a1d") + bytes(8)
+    ix = Instruction(VAULT_ID, event, [AccountMeta(EVENT_AUTHORITY, False, False)])
+    assert_rejected(chain, [ix], [], "InvalidEventAuthority", [VAULT_AUTHORITY])
+
+
 def test_close_is_refused_while_collateral_remains(chain, funded_alice):
     assert_rejected(chain, [funded_alice.close_vault_ix()], [funded_alice.keypair], "VaultNotEmpty", watched(chain, funded_alice))
 

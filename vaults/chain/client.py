@@ -6,7 +6,6 @@ Services ask this module for typed values and instructions; nothing else speaks 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import logging
@@ -84,6 +83,11 @@ class TransactionExpired(ChainError):
     """The blockhash expired before the transaction was confirmed."""
 
 
+class AttributionUnavailable(ChainError):
+    """The node's answer lacks what attributing events needs (inner instructions with their
+    stack heights). Nothing is decoded from such an answer: better loud than wrong."""
+
+
 @dataclass(frozen=True)
 class VaultAccount:
     address: str
@@ -138,8 +142,9 @@ class ConfirmedTransaction:
     slot: int
     block_time: int | None
     failed: bool
-    events: list[ProgramEvent] = field(default_factory=list)
+    events: list[ProgramEvent] = field(default_factory=list)  # only those the vault program emitted
     logs: list[str] = field(default_factory=list)
+    invokes_vault_program: bool = False  # ran the vault program (not merely listed it)
 
 
 B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -605,8 +610,9 @@ class ChainClient:
         meta = result.get("meta") or {}
         logs = meta.get("logMessages") or []
         failed = meta.get("err") is not None
-        events = [] if failed else self._decode_events(result, logs)
-        return ConfirmedTransaction(signature, result["slot"], result.get("blockTime"), failed, events, logs)
+        events = [] if failed else self._decode_events(result)
+        return ConfirmedTransaction(signature, result["slot"], result.get("blockTime"), failed, events, logs,
+                                    invokes_vault_program=self.invokes_vault_program(result))
 
     # ---- events ----
 
@@ -620,30 +626,72 @@ class ChainClient:
             return None
         return event.name, _plain(event.data)
 
-    def _decode_events(self, result, logs) -> list[ProgramEvent]:
-        """Self-CPI inner instructions first (they survive log truncation); `Program data:` logs
-        only when the node returned no inner instructions."""
-        message = result["transaction"]["message"]
-        loaded = (result.get("meta") or {}).get("loadedAddresses") or {}
-        keys = message["accountKeys"] + loaded.get("writable", []) + loaded.get("readonly", [])
+    def _decode_events(self, result) -> list[ProgramEvent]:
+        """The events the vault program itself emitted, and nothing else (docs/indexer.md,
+        "Attribution"). Only the self-CPI counts: an inner instruction whose program is the vault
+        program, invoked from a frame of the vault program, whose data carries the event tag and
+        whose first account is the event authority PDA. The program refuses that invocation
+        unless the event authority signed it (only the program can sign for its PDA), so a
+        successful one is proof of origin. `Program data:` log lines are never read: any program
+        can write them, and every genuine event also has its self-CPI."""
+        keys = self._account_keys(result)
         program = str(self.program_id)
-        inner = sorted((result.get("meta") or {}).get("innerInstructions") or [], key=lambda g: g["index"])
+        event_authority = str(self.event_authority_address())
         payloads = []
-        for group in inner:
-            for ix in group["instructions"]:
-                if keys[ix["programIdIndex"]] != program:
-                    continue
-                data = b58decode(ix["data"])
-                if data.startswith(EVENT_IX_TAG):
-                    payloads.append(data[len(EVENT_IX_TAG):])
-        if not payloads and not inner:
-            payloads = [base64.b64decode(line.split(": ", 1)[1]) for line in logs if line.startswith("Program data: ")]
+        for ix, invoker in self._inner_instructions_with_invoker(result, keys):
+            if keys[ix["programIdIndex"]] != program or invoker != program:
+                continue
+            accounts = ix.get("accounts") or []
+            if not accounts or keys[accounts[0]] != event_authority:
+                continue
+            data = b58decode(ix["data"])
+            if data.startswith(EVENT_IX_TAG):
+                payloads.append(data[len(EVENT_IX_TAG):])
         events = []
         for payload in payloads:
             decoded = self.decode_event_bytes(payload)
             if decoded:
                 events.append(ProgramEvent(len(events), decoded[0], decoded[1]))
         return events
+
+    @staticmethod
+    def _account_keys(result) -> list[str]:
+        message = result["transaction"]["message"]
+        loaded = (result.get("meta") or {}).get("loadedAddresses") or {}
+        return message["accountKeys"] + loaded.get("writable", []) + loaded.get("readonly", [])
+
+    @staticmethod
+    def _inner_instructions_with_invoker(result, keys):
+        """Each inner instruction with the program of the frame that invoked it. Within a
+        top-level instruction's group, inner instructions are listed in execution order with
+        their `stackHeight` (the top-level instruction is height 1): the invoker of one at height
+        h is the latest instruction before it at height h - 1."""
+        meta = result.get("meta") or {}
+        groups = meta.get("innerInstructions")
+        if groups is None:
+            raise AttributionUnavailable("the node returned no inner instructions: events cannot be attributed")
+        top_level = result["transaction"]["message"]["instructions"]
+        for group in sorted(groups, key=lambda g: g["index"]):
+            frames = [keys[top_level[group["index"]]["programIdIndex"]]]  # frames[h - 1]: program at height h
+            for ix in group["instructions"]:
+                height = ix.get("stackHeight")
+                if not isinstance(height, int) or not 2 <= height <= len(frames) + 1:
+                    raise AttributionUnavailable(
+                        f"inner instruction without a usable stackHeight ({height!r}): events cannot be attributed")
+                invoker = frames[height - 2]
+                del frames[height - 1:]
+                frames.append(keys[ix["programIdIndex"]])
+                yield ix, invoker
+
+    def invokes_vault_program(self, result) -> bool:
+        """Whether the transaction ran the vault program at all (top level or by CPI), rather
+        than merely listing it among its accounts."""
+        keys = self._account_keys(result)
+        program = str(self.program_id)
+        if any(keys[ix["programIdIndex"]] == program for ix in result["transaction"]["message"]["instructions"]):
+            return True
+        groups = (result.get("meta") or {}).get("innerInstructions") or []
+        return any(keys[ix["programIdIndex"]] == program for group in groups for ix in group["instructions"])
 
     # ==== indexer (monitoring/indexer): signatures, statuses, the live log subscription ====
     # Additive section: the event indexer's RPC and websocket calls.

@@ -59,8 +59,12 @@ def record_transaction(signature: str, *, chain: ChainClient | None = None) -> l
 
 
 def store_events(confirmed: ConfirmedTransaction, events, states: dict[str, VaultAccount | None]) -> list[Transaction]:
+    """`events` must come from ChainClient.get_transaction (only what the vault program
+    emitted). An event is stored only when its vault row exists or may be created (see
+    `_sync_vault`); the others are dropped, loudly."""
+    chain = get_chain_client()
     with db_transaction.atomic():
-        vaults = {owner: _sync_vault(owner, states[owner], events, confirmed.slot) for owner in sorted(states)}
+        vaults = {owner: _sync_vault(chain, owner, states[owner], events, confirmed.slot) for owner in sorted(states)}
         already = set(
             Transaction.objects.filter(signature=confirmed.signature).values_list("event_index", flat=True)
         )
@@ -70,10 +74,16 @@ def store_events(confirmed: ConfirmedTransaction, events, states: dict[str, Vaul
                 continue
             fields = event.fields
             if event.name == "TransferEvent":
-                vault, counterparty = vaults[fields["from_owner"]], vaults[fields["to_owner"]]
+                vault, counterparty = vaults.get(fields["from_owner"]), vaults.get(fields["to_owner"])
                 seq = fields["from_seq"]
+                sides = [(vault, fields["from_vault"]), (counterparty, fields["to_vault"])]
             else:
-                vault, counterparty, seq = vaults[fields["owner"]], None, fields.get("seq")
+                vault, counterparty, seq = vaults.get(fields["owner"]), None, fields.get("seq")
+                sides = [(vault, fields["vault"])]
+            if any(row is None or row.address != address for row, address in sides):
+                logger.error("%s #%d (%s): no vault row for %s; the event is not stored", confirmed.signature,
+                             event.index, event.name, [address for _, address in sides])
+                continue
             rows.append(Transaction(
                 vault=vault,
                 counterparty_vault=counterparty,
@@ -95,14 +105,23 @@ def store_events(confirmed: ConfirmedTransaction, events, states: dict[str, Vaul
                     locked_balance=v.locked_balance, available_balance=v.available_balance,
                     slot=confirmed.slot, timestamp=now,
                 )
-                for v in vaults.values()
+                for v in vaults.values() if v is not None
             ])
         db_transaction.on_commit(lambda: _invalidate_caches(list(states)))
     return created
 
 
-def _sync_vault(owner: str, state: VaultAccount | None, events, slot: int) -> Vault:
+def _sync_vault(chain: ChainClient, owner: str, state: VaultAccount | None, events, slot: int) -> Vault | None:
+    """The vault row of `owner`, brought up to the chain's state. A row comes into being only
+    from the on-chain account at the owner's PDA (`state`, read by ChainClient.get_vault, which
+    derives the PDA and checks the account's program), or from the program's
+    VaultInitializedEvent naming that same PDA. Anything else gets no row (None)."""
+    expected = str(chain.vault_address(owner))
     vault = Vault.objects.select_for_update().filter(owner=owner).first()
+    if state is not None and (state.address != expected or state.owner != owner):
+        logger.error("vault state for %s at %s (owner %s) is not the owner's PDA %s", owner, state.address,
+                     state.owner, expected)
+        state = None
     if state is not None:
         if vault is not None and vault.event_seq > state.event_seq:
             return vault  # a newer state is already stored; never move backwards
@@ -121,9 +140,12 @@ def _sync_vault(owner: str, state: VaultAccount | None, events, slot: int) -> Va
         return vault
     # The account is gone (closed) by the time we read it.
     if vault is None:
-        init = next(e.fields for e in events if e.fields.get("owner") == owner and "vault" in e.fields)
-        vault = Vault(owner=owner, address=init["vault"], token_account=init.get("token_account", ""),
-                      onchain_created_at=init.get("timestamp", 0))
+        init = next((e.fields for e in events if e.name == "VaultInitializedEvent" and e.fields["owner"] == owner
+                     and e.fields["vault"] == expected), None)
+        if init is None:
+            return None
+        vault = Vault(owner=owner, address=expected, token_account=init["token_account"],
+                      onchain_created_at=init["timestamp"])
     vault.total_balance = vault.locked_balance = vault.available_balance = 0
     vault.is_closed = True
     vault.last_synced_slot = slot
