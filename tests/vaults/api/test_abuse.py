@@ -258,6 +258,26 @@ def test_a_key_in_use_is_409_and_transient_answers_are_not_kept(funded_wallet, w
     assert client.post("/vault/initialize", body, format="json", HTTP_IDEMPOTENCY_KEY="k-2").status_code == 200
 
 
+def test_relaying_the_same_signed_transaction_twice_answers_its_signature_once_executed(
+        chain, funded_wallet, wallet_client):
+    """Without an Idempotency-Key: a client's retry of a transaction the chain already ran answers
+    the same signature (the RPC would say -32002 "already processed"); nothing runs twice."""
+    from vaults.models import Transaction
+
+    user = funded_wallet(tokens=5_000_000)
+    owner = str(user.pubkey())
+    client = wallet_client(user)
+    built = client.post("/vault/initialize", {"user": owner}, format="json").json()
+    assert client.post("/vault/submit", {"transaction": sign(built["transaction"], user)}, format="json").status_code == 200
+    signed = sign(client.post("/vault/deposit", {"user": owner, "amount": 1_000_000}, format="json").json()["transaction"], user)
+    first = client.post("/vault/submit", {"transaction": signed}, format="json")
+    again = client.post("/vault/submit", {"transaction": signed}, format="json")
+    assert first.status_code == again.status_code == 200, again.content
+    assert first.json()["signature"] == again.json()["signature"]
+    assert chain.get_vault(owner).total_deposited == 1_000_000
+    assert Transaction.objects.filter(signature=first.json()["signature"]).count() == 1
+
+
 def test_the_issue_flood_through_the_real_server(localnet, tmp_path, funded_wallet):
     """The issue's first probe, at the default budgets: one anonymous client floods GET /vault/tvl
     twenty at a time; it alone is refused (429, Retry-After), while other clients' balance reads,
