@@ -29,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from monitoring.locks import job_lock
 from monitoring.schedules import JOBS_BY_TASK
 from vaults.chain.client import ChainError
+from vaults.services.chain_identity import ChainMismatch, ensure_same_chain
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,11 @@ def monitoring_job(task_name: str):
                 if not held:
                     logger.info("%s: another run holds the lock; skipped", task_name)
                     return {"skipped": "locked"}
+                try:
+                    ensure_same_chain()
+                except ChainMismatch as exc:
+                    logger.critical("%s refused: %s", task_name, exc)
+                    return {"skipped": "chain_mismatch", "error": str(exc)}
                 return fn()
 
         return task

@@ -8,9 +8,14 @@ API, the admin and the /ws streams through ASGI (daphne) on PORT (default 3000),
 event indexer (`manage.py index`), a Celery worker and the Celery beat. A variable that is set replaces the embedded service; with RPC_URL set the
 local validator is never started.
 
-Ctrl-C stops everything in reverse order. PostgreSQL and Redis keep their data in DATA_DIR, so
-a restart finds it again; the local validator is in memory and starts fresh (its keys, hence the
-mint and the dev wallets, are kept).
+Ctrl-C stops everything in reverse order. PostgreSQL and Redis keep their data in DATA_DIR, and
+so does the local chain: after the back office has stopped and the indexer has caught up one
+last time, the local validator saves every account the system needs
+(DATA_DIR/localnet-state.json) and the next start loads it, so balances, history, TVL and
+sequence numbers agree across restarts. One chain per ledger: when the chain cannot be restored
+(no clean stop, other program binaries, a damaged file), this says so and starts a fresh ledger
+(`manage.py reset_ledger`; staff logins, API keys and the audit trail stay). With RPC_URL set,
+a ledger recorded against another chain is never reset: the start fails with both chains named.
 """
 from __future__ import annotations
 
@@ -65,7 +70,7 @@ def start_localnet(data_dir: Path, env: dict) -> tuple[subprocess.Popen, Path]:
     out.unlink(missing_ok=True)
     process = subprocess.Popen(
         ["node", str(ROOT / "scripts" / "localnet" / "localnet.js"), "--out", str(out),
-         "--keys", str(data_dir / "localnet-keys.json")],
+         "--keys", str(data_dir / "localnet-keys.json"), "--state", str(data_dir / "localnet-state.json")],
         cwd=ROOT, env=env, start_new_session=True,
     )
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
@@ -74,6 +79,51 @@ def start_localnet(data_dir: Path, env: dict) -> tuple[subprocess.Popen, Path]:
             raise RuntimeError("the local validator did not start (see its output above)")
         time.sleep(0.2)
     return process, out
+
+
+CHAIN_MISMATCH_EXIT = 2
+
+
+def ensure_one_chain(python: str, env: dict, localnet_file: Path | None) -> None:
+    """The ledger in the database and the chain must be one: restored, recorded, or (only for
+    the local chain this script runs) a fresh ledger for a fresh chain, said out loud."""
+    if localnet_file is not None:
+        description = json.loads(localnet_file.read_text())
+        if description.get("restored"):
+            log(f"local chain restored from the last clean stop (history from slot {description['history_start_slot']})")
+        elif description.get("restore_error"):
+            log(f"the saved local chain could not be restored ({description['restore_error']})")
+    check = [python, "manage.py", "ledger_chain", "--check"]
+    result = subprocess.run(check, cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode == 0:
+        return
+    if result.returncode != CHAIN_MISMATCH_EXIT or localnet_file is None:
+        raise RuntimeError(f"the chain check failed: {result.stderr.strip() or result.stdout.strip()}")
+    log("the database holds a ledger of another chain (the local chain was not saved by a clean stop, or could "
+        "not be restored): starting a fresh ledger; staff logins, API keys and the audit trail are kept")
+    subprocess.run([python, "manage.py", "reset_ledger", "--yes", "--reason",
+                    "make run: the local chain could not be restored"], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(check, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def final_catch_up(python: str, env: dict) -> None:
+    """Before the local chain is saved: the indexer's last round, so every transaction the chain
+    holds is in the ledger (the restored chain will not have their history)."""
+    log("indexer: last round before the chain is saved")
+    try:
+        subprocess.run([python, "manage.py", "index", "--once"], cwd=ROOT, env=env, timeout=120,
+                       stdout=subprocess.DEVNULL, check=True)
+    except (subprocess.SubprocessError, OSError) as exc:
+        log(f"the last indexer round failed ({exc}); the chain is saved anyway")
+
+
+def write_services_file(data_dir: Path, env: dict) -> None:
+    """Where the running system's services are (for psql, redis-cli or `manage.py shell` beside
+    it): DATA_DIR/services.json, readable by the owner only."""
+    path = data_dir / "services.json"
+    path.write_text(json.dumps({key: env.get(key) for key in ("DATABASE_URL", "REDIS_URL", "RPC_URL", "LOCALNET_FILE")}))
+    path.chmod(0o600)
 
 
 def staff_password(data_dir: Path) -> str:
@@ -137,7 +187,9 @@ def main() -> int:
         if not env.get("RPC_URL"):
             localnet, localnet_file = start_localnet(data_dir, env)
             env["LOCALNET_FILE"] = str(localnet_file)
+        write_services_file(data_dir, env)
         subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+        ensure_one_chain(python, env, localnet_file)
         password = staff_password(data_dir)
         subprocess.run([python, "manage.py", "ensure_staff", "--username", STAFF_USERNAME, "--password", password],
                        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
@@ -198,6 +250,8 @@ def main() -> int:
         stop_process("beat", beat)
         stop_process("worker", worker)
         stop_process("indexer", indexer)
+        if localnet is not None and localnet.poll() is None and indexer is not None:
+            final_catch_up(python, env)
         stop_process("localnet", localnet)
         if redis_server is not None:
             log("stopping Redis")

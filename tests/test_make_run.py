@@ -1,5 +1,8 @@
 """`make run` on embedded defaults: the API and the admin login answer, Ctrl-C stops everything,
-and the data survives a restart."""
+and the data survives a restart, the local chain's included: balances, history, TVL and sequence
+numbers agree after it, with no mismatch. A chain that cannot be restored gives a fresh ledger,
+said out loud, never a mix."""
+import json
 import os
 import re
 import signal
@@ -64,7 +67,55 @@ def admin_login(base: str, password: str) -> tuple[int, str]:
     return response.status, response.geturl()
 
 
-def test_make_run_serves_api_and_admin_and_stops_cleanly(tmp_path):
+def api(base: str, path: str, *, key: str | None = None, body: dict | None = None):
+    """(status, JSON answer)."""
+    headers = {"Content-Type": "application/json"} | ({"X-API-Key": key} if key else {})
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{base}{path}", data=data, headers=headers, method="POST" if body else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=90) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_for(predicate, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    pytest.fail("timed out")
+
+
+LEDGER_REPORT = """
+import json
+from monitoring.models import IndexedEvent
+from monitoring.services.balance_tracker import BalanceTracker
+from vaults.models import AuditTrail, Transaction
+print(json.dumps({
+    "seqs": list(Transaction.objects.order_by("event_seq").values_list("event_seq", flat=True)),
+    "announced": list(IndexedEvent.objects.filter(announced=True).order_by("seq").values_list("seq", flat=True)),
+    "reconciliation": [(log.status, int(log.difference)) for log in BalanceTracker().reconcile_all()],
+    "alerts": list(AuditTrail.objects.filter(action__startswith="alert.").values_list("action", flat=True)),
+}))
+"""
+
+
+def ledger_report(data_dir: Path) -> dict:
+    """Reconciliation and the stored sequence numbers, from beside the running system (the
+    embedded services' addresses are in DATA_DIR/services.json)."""
+    services = json.loads((data_dir / "services.json").read_text())
+    env = {**{k: v for k, v in os.environ.items() if k not in {"RPC_URL", "DJANGO_SETTINGS_MODULE"}},
+           "DJANGO_SETTINGS_MODULE": "vaultsite.settings.dev", "LOG_LEVEL": "ERROR",
+           **{k: v for k, v in services.items() if v}}
+    out = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "manage.py", "shell", "-c", LEDGER_REPORT],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_make_run_serves_keeps_its_ledger_and_chain_across_restarts_and_never_mixes_two(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     process, password, api_key, output = start(tmp_path, port)
@@ -75,22 +126,49 @@ def test_make_run_serves_api_and_admin_and_stops_cleanly(tmp_path):
             assert b'"rpc":true' in response.read()
         status, landed = admin_login(base, password)
         assert status == 200 and landed.rstrip("/").endswith("/admin")
-        request = urllib.request.Request(f"{base}/vault/initialize", data=b'{"user": "bad"}', method="POST",
-                                         headers={"Content-Type": "application/json", "X-API-Key": api_key})
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request)
-        assert refused.value.code == 400  # authenticated by the dev API key, then validated
+        # Authenticated by the dev API key, then validated.
+        assert api(base, "/vault/initialize", key=api_key, body={"user": "bad"})[0] == 400
+        owner = json.loads((tmp_path / "localnet.json").read_text())["wallets"][0]["pubkey"]
+        assert api(base, "/vault/initialize", key=api_key, body={"user": owner})[0] == 200
+        assert api(base, "/vault/deposit", key=api_key, body={"user": owner, "amount": 1_000_000})[0] == 200
+        wait_for(lambda: ledger_report(tmp_path)["announced"] == [1, 2])  # the indexer has them too
     finally:
         stop(process, output)
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0, "the web server still listens"
 
     # Restart: the dev API key is reused only if its row is still in PostgreSQL, so an equal key
-    # proves the data survived.
+    # proves the data survived; the chain is the one saved at the clean stop.
     process, second_password, second_key, output = start(tmp_path, port)
     try:
         assert second_password == password and second_key == api_key
-        status, _ = admin_login(base, password)
-        assert status == 200
+        assert admin_login(base, password)[0] == 200
+        assert "local chain restored" in "".join(output)
+        assert api(base, f"/vault/balance/{owner}")[1]["total_balance"] == 1_000_000
+        assert api(base, "/vault/tvl")[1]["total_value_locked"] == 1_000_000
+        assert api(base, "/vault/deposit", key=api_key, body={"user": owner, "amount": 2_000_000})[0] == 200
+        balance = api(base, f"/vault/balance/{owner}")[1]
+        assert (balance["total_balance"], balance["total_deposited"]) == (3_000_000, 3_000_000)
+        history = api(base, f"/vault/transactions/{owner}")[1]
+        assert [(t["transaction_type"], t["amount"]) for t in history] == [
+            ("deposit", 2_000_000), ("deposit", 1_000_000), ("initialize", 0)]
+        tvl = api(base, "/vault/tvl")[1]
+        assert (tvl["total_value_locked"], tvl["total_vaults"]) == (3_000_000, 1)
+        report = wait_for(lambda: (r := ledger_report(tmp_path))["announced"] == [1, 2, 3] and r)
+        assert report["seqs"] == [1, 2, 3]
+        assert report["reconciliation"] == [["matched", 0]] and report["alerts"] == []
+    finally:
+        stop(process, output)
+
+    # A saved chain that cannot be loaded: said, and a fresh ledger for the fresh chain.
+    (tmp_path / "localnet-state.json").write_text("{}")
+    process, _, api_key, output = start(tmp_path, port)
+    try:
+        text = "".join(output)
+        assert "could not be restored" in text and "starting a fresh ledger" in text
+        assert api(base, f"/vault/balance/{owner}")[0] == 404
+        assert api(base, f"/vault/transactions/{owner}")[0] == 404
+        assert api(base, "/vault/tvl")[1]["total_value_locked"] == 0
+        assert admin_login(base, password)[0] == 200  # staff logins are kept
     finally:
         stop(process, output)

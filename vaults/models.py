@@ -239,3 +239,25 @@ class WalletSession(models.Model):
 
     def __str__(self):
         return f"session of {self.wallet}"
+
+
+class LedgerChain(models.Model):
+    """The one chain this ledger belongs to (vaults/services/chain_identity.py): recorded by the
+    first process that starts on an empty ledger; every web, indexer and worker process refuses
+    to start, and the indexer and the jobs to index, when the RPC serves another chain."""
+
+    genesis_hash = models.CharField(max_length=64)
+    instance = models.CharField(max_length=64, blank=True, default="",
+                                help_text="The local validator's instance id (empty on real clusters)")
+    history_start_slot = models.BigIntegerField(
+        default=0, help_text="The chain holds no transaction history before this slot (a restored local chain)")
+    rpc_url = models.CharField(max_length=255, blank=True, default="", help_text="Where it was first seen")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "ledger_chain"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="ledger_chain_single_row")]
+
+    def __str__(self):
+        return f"{self.genesis_hash}{' / ' + self.instance[:12] if self.instance else ''}"

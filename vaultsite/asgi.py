@@ -13,6 +13,9 @@ from django.conf import settings  # noqa: E402
 from monitoring.routing import websocket_urlpatterns  # noqa: E402
 from monitoring.ws_auth import origin_validated  # noqa: E402
 from vaultsite.http_guard import JsonErrorGuard  # noqa: E402
+from vaults.services.chain_identity import verify_at_startup  # noqa: E402
+
+verify_at_startup("web")  # one chain per ledger: never serve a ledger against another chain
 
 if settings.SERVE_STATIC:
     # Local runs have no web server in front: serve the admin's static files like runserver.

@@ -20,6 +20,7 @@ from monitoring.models import IndexedEvent, IndexerCursor
 from vaults.cache_keys import TVL_KEY, balance_key
 from vaults.chain.client import ChainClient, SignatureStatus, VaultAccount, get_chain_client
 from vaults.models import Transaction, Vault
+from vaults.services.chain_identity import history_start_slot
 
 logger = logging.getLogger("monitoring.indexer")
 
@@ -42,9 +43,14 @@ def run_finalization_pass(chain: ChainClient | None = None, *, batch: int = DEFA
     candidates = _confirmed_signatures(batch)
     statuses = chain.get_signature_statuses(list(candidates)) if candidates else []
     report = FinalityReport(finalized_slot=finalized_slot)
+    history_from = history_start_slot()
     final, dropped = [], []
     for (signature, slot), status in zip(candidates.items(), statuses):
         if _is_final(status):
+            final.append(signature)
+        elif status is None and slot < history_from:
+            # A restored local chain holds no history before `history_from`: the chain cannot
+            # answer for this row, but its state, restored whole, already carries it.
             final.append(signature)
         elif slot <= finalized_slot and (status is None or status.failed):
             dropped.append(signature)

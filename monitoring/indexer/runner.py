@@ -24,6 +24,7 @@ from monitoring.indexer.live import RecentSignatures, StreamWatchdog
 from monitoring.indexer.sequence import missing_seqs, vaults_with_gaps
 from monitoring.indexer.store import TransactionNotVisible, index_transaction, is_indexed
 from vaults.chain.client import ChainClient, ChainUnavailable, LogNotification, get_chain_client
+from vaults.services.chain_identity import ChainMismatch, ensure_same_chain
 
 logger = logging.getLogger("monitoring.indexer")
 
@@ -89,13 +90,16 @@ class Indexer:
         self.watchdog = StreamWatchdog(self.options.idle_seconds)
         self.suspect_vaults: dict[str, int] = {}  # vault address -> repair attempts
         self._last_finality = float("-inf")
+        self.failure: ChainMismatch | None = None  # set when the indexer stopped because it must not go on
         self._stopping: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None
 
     # ---- synchronous work (runs on the sync thread) ----
 
     def run_round(self) -> RoundReport:
-        """One backfill round, then gap repair, then (when due) the finalization pass."""
+        """One backfill round, then gap repair, then (when due) the finalization pass. First of
+        all, the RPC must still serve the ledger's chain (ChainMismatch otherwise)."""
+        ensure_same_chain(self.chain)
         report = RoundReport(backfill_program(self.chain, page_limit=self.options.page_limit))
         missed = self.watchdog.backfill_applied(report.backfill.indexed_signatures, self.delivered)
         if missed:
@@ -195,6 +199,12 @@ class Indexer:
                 await self._sync(self.run_round)
                 backoff.reset()
                 delay = self.options.poll_seconds
+            except ChainMismatch as exc:
+                # Not an outage: indexing another chain into this ledger would mix two chains.
+                logger.critical("indexer stopped: %s", exc)
+                self.failure = exc
+                self.stop()
+                return
             except Exception as exc:  # noqa: BLE001 - an outage is waited out, never fatal
                 delay = backoff.next_delay()
                 logger.warning("backfill round failed (%s: %s); retrying in %.1f s", exc.__class__.__name__, exc, delay)

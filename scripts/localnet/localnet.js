@@ -7,8 +7,21 @@
 // a JSON file that Django reads. It keeps draining Surfnet's event queue: without that the RPC
 // stops answering after about 85 seconds.
 //
+// With --state FILE (make run passes DATA_DIR/localnet-state.json) the chain outlives the process:
+// a clean stop (SIGINT/SIGTERM) saves every account the system needs (the vault program's and the
+// position manager's accounts, the mint and every token account, the dev and user wallets) to
+// FILE, and the next start loads it into a new Surfnet, after the same program binaries are
+// deployed and the slot is moved past the saved one. A saved state is used once (renamed to
+// FILE.restored); when it cannot be loaded the script says so and starts a fresh chain
+// (`restored: false, restore_error` in the output file): never a mix of two chains.
+//
+// Every chain this script creates gets a random instance id in a marker account
+// (CHAIN_MARKER_ADDRESS: Surfpool answers the same genesis hash for every instance), kept across
+// restores, with the slot from which the running instance holds transaction history. The back
+// office records it with its ledger (vaults/services/chain_identity.py).
+//
 // Usage: node scripts/localnet/localnet.js [--out .data/localnet.json] [--keys .data/localnet-keys.json]
-//        [--programs programs/deploy] [--idl idl] [--wallets 3]
+//        [--state .data/localnet-state.json] [--programs programs/deploy] [--idl idl] [--wallets 3]
 // Env overrides for the binaries: COLLATERAL_VAULT_SO, POSITION_MANAGER_SO.
 'use strict';
 
@@ -31,11 +44,22 @@ const MINT_RENT_LAMPORTS = 1461600;
 const DEV_WALLET_SOL = 100n * 1_000_000_000n;
 const DEV_WALLET_TOKENS = 1_000_000n * 10n ** BigInt(MINT_DECIMALS);
 const DRAIN_INTERVAL_MS = 200;
+const STATE_VERSION = 1;
+// Owners of the accounts a restart must keep (programs themselves are deployed again).
+const TOKEN_2022_PROGRAM_ID = 'TokenzQdBNbLqP5VEhdkAS6EPFLC1PCnBqCXEpPxuEb';
+const RESTORE_SLOT_MARGIN = 100; // the restored chain's slots start past every saved one
+// The instance marker (see the header): MAGIC ++ instance id (32 bytes) ++ the genesis hash the chain
+// was created with (32 bytes; Surfpool's own changes with every process, restored chains included)
+// ++ history start slot (u64 LE).
+const CHAIN_MARKER_SEED = 'collateral-vault:localnet-chain-instance';
+const CHAIN_MARKER_MAGIC = Buffer.concat([Buffer.from('cvms-chain-v1'), Buffer.alloc(3)]);
+const CHAIN_MARKER_LAMPORTS = 1_000_000_000;
 
 function parseArgs(argv) {
   const args = {
     out: path.join(ROOT, '.data', 'localnet.json'),
     keys: null,
+    state: null,
     programs: path.join(ROOT, 'programs', 'deploy'),
     idl: path.join(ROOT, 'idl'),
     wallets: 3,
@@ -333,22 +357,142 @@ async function fundWallet(surfnet, admin, mint, wallet) {
   return ata;
 }
 
+// ---- the chain's identity and its state across restarts ----
+
+function chainMarkerAddress() {
+  return b58encode(crypto.createHash('sha256').update(CHAIN_MARKER_SEED).digest());
+}
+
+async function writeChainMarker(surfnet, instance, genesisHash, historyStartSlot) {
+  const data = Buffer.concat([CHAIN_MARKER_MAGIC, Buffer.from(instance, 'hex'), b58decode(genesisHash),
+    u64le(historyStartSlot)]);
+  await rpc(surfnet.rpcUrl, 'surfnet_setAccount', [chainMarkerAddress(), {
+    lamports: CHAIN_MARKER_LAMPORTS, data: data.toString('hex'), owner: SYSTEM_PROGRAM_ID, executable: false }]);
+}
+
+function sha256File(file) {
+  return file ? crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex') : null;
+}
+
+function keptOwners() {
+  return new Set([SYSTEM_PROGRAM_ID, TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID, VAULT_PROGRAM_ID, POSITION_MANAGER_ID]);
+}
+
+// Every account the system needs, from Surfnet's own snapshot: owned by the system program (wallets,
+// the marker), the token programs (mint, token accounts) or one of our programs. Programs are not
+// saved: the next start deploys the binaries again (and refuses a state saved with other ones).
+async function saveState(surfnet, file, context) {
+  const snapshot = await rpc(surfnet.rpcUrl, 'surfnet_exportSnapshot', [{ scope: 'network' }]);
+  const slot = await rpc(surfnet.rpcUrl, 'getSlot', [{ commitment: 'processed' }]);
+  const owners = keptOwners();
+  const accounts = {};
+  for (const [address, account] of Object.entries(snapshot.value)) {
+    if (!owners.has(account.owner) || account.executable) continue;
+    accounts[address] = { lamports: account.lamports, data: account.data, owner: account.owner, rentEpoch: account.rentEpoch };
+  }
+  const state = { version: STATE_VERSION, saved_at: new Date().toISOString(), slot, ...context, accounts };
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
+  fs.renameSync(tmp, file);
+  return Object.keys(accounts).length;
+}
+
+// Loads a saved state into a Surfnet whose programs were just deployed. Throws (with the reason)
+// when the state does not belong to this setup; the caller then starts a fresh chain.
+async function restoreState(surfnet, file, context) {
+  const state = JSON.parse(fs.readFileSync(file, 'utf8'));
+  if (state.version !== STATE_VERSION) throw new Error(`state version ${state.version}, expected ${STATE_VERSION}`);
+  for (const [name, expected] of Object.entries(context)) {
+    if (JSON.stringify(state[name]) !== JSON.stringify(expected)) {
+      throw new Error(`${name} differs from the saved chain's (saved ${JSON.stringify(state[name])}, now ${JSON.stringify(expected)})`);
+    }
+  }
+  const marker = state.accounts[chainMarkerAddress()];
+  if (!marker) throw new Error('the saved state has no chain marker');
+  const body = Buffer.from(marker.data, 'base64').subarray(CHAIN_MARKER_MAGIC.length);
+  const instance = body.subarray(0, 32).toString('hex');
+  const genesisHash = b58encode(body.subarray(32, 64));
+  // Past every saved slot, so the ledger's slot order stays the chain's order.
+  surfnet.timeTravelToSlot(state.slot + RESTORE_SLOT_MARGIN);
+  for (const [address, account] of Object.entries(state.accounts)) {
+    await rpc(surfnet.rpcUrl, 'surfnet_setAccount', [address, {
+      lamports: account.lamports, data: Buffer.from(account.data, 'base64').toString('hex'), owner: account.owner,
+      executable: false, rentEpoch: account.rentEpoch }]);
+  }
+  // Every transaction the ledger holds from before is at or below the saved slot; this instance
+  // knows none of them.
+  const historyStart = state.slot + 1;
+  await writeChainMarker(surfnet, instance, genesisHash, historyStart);
+  const authority = findProgramAddress([Buffer.from('vault_authority')], VAULT_PROGRAM_ID);
+  const check = await rpc(surfnet.rpcUrl, 'getAccountInfo', [authority, { encoding: 'base64' }]);
+  if (!check.value || check.value.owner !== VAULT_PROGRAM_ID) throw new Error('the vault authority did not come back');
+  return { instance, historyStart, accounts: Object.keys(state.accounts).length, savedAt: state.saved_at };
+}
+
+function startSurfnet() {
+  // Feature gates to switch off (comma-separated names or ids), e.g. to match an older cluster.
+  const disabled = (process.env.LOCALNET_DISABLE_FEATURES || '').split(',').map((f) => f.trim()).filter(Boolean);
+  return disabled.length ? Surfnet.startWithConfig({ disableFeatures: disabled }) : Surfnet.start();
+}
+
+async function deployPrograms(surfnet, args, admin, vaultSo, positionManagerSo) {
+  const programData = await deployProgram(surfnet, VAULT_PROGRAM_ID, vaultSo, admin.publicKey, args.loader);
+  if (positionManagerSo) await deployProgram(surfnet, POSITION_MANAGER_ID, positionManagerSo, admin.publicKey, args.loader);
+  else console.error('localnet: position_manager.so not found; the position manager is authorized but not deployed');
+  return programData;
+}
+
+// A new chain: programs, mint, VaultAuthority, position manager, funded dev wallets, a new instance id.
+async function setUpFreshChain(surfnet, args, idl, keys, vaultSo, positionManagerSo) {
+  const admin = keys.admin;
+  const mint = keys.mint.publicKey;
+  surfnet.fundSol(admin.publicKey, Number(DEV_WALLET_SOL));
+  const programData = await deployPrograms(surfnet, args, admin, vaultSo, positionManagerSo);
+  surfnet.setAccount(mint, MINT_RENT_LAMPORTS, Array.from(mintAccountData(admin.publicKey, 0n)), TOKEN_PROGRAM_ID);
+  await initializeAuthority(surfnet, idl, admin, mint, programData);
+  await authorizeProgram(surfnet, idl, admin, POSITION_MANAGER_ID);
+  if (positionManagerSo) {
+    const pmIdl = JSON.parse(fs.readFileSync(path.join(args.idl, 'position_manager.json'), 'utf8'));
+    // The admin doubles as the liquidation keeper on localnet.
+    await initializePositionManager(surfnet, pmIdl, admin, admin.publicKey);
+  }
+  for (const wallet of keys.wallets) await fundWallet(surfnet, admin, mint, wallet.publicKey);
+  const instance = crypto.randomBytes(32).toString('hex');
+  await writeChainMarker(surfnet, instance, await rpc(surfnet.rpcUrl, 'getGenesisHash', []), 0);
+  return { instance, historyStart: 0 };
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const idl = JSON.parse(fs.readFileSync(path.join(args.idl, 'collateral_vault.json'), 'utf8'));
   const vaultSo = findBinary('COLLATERAL_VAULT_SO', args.programs, 'collateral_vault', true);
   const positionManagerSo = findBinary('POSITION_MANAGER_SO', args.programs, 'position_manager', false);
   const keys = loadOrCreateKeys(args.keys, args.wallets);
+  // What a saved chain must have been built with to be loaded here.
+  const context = {
+    programs: { collateral_vault: sha256File(vaultSo), position_manager: sha256File(positionManagerSo) },
+    loader: args.loader,
+    admin: keys.admin.publicKey,
+    mint: keys.mint.publicKey,
+    wallets: keys.wallets.map((w) => w.publicKey),
+  };
 
-  // Feature gates to switch off (comma-separated names or ids), e.g. to match an older cluster.
-  const disabled = (process.env.LOCALNET_DISABLE_FEATURES || '').split(',').map((f) => f.trim()).filter(Boolean);
-  const surfnet = disabled.length ? Surfnet.startWithConfig({ disableFeatures: disabled }) : Surfnet.start();
-  const drain = setInterval(() => surfnet.drainEvents(), DRAIN_INTERVAL_MS);
+  let surfnet = startSurfnet();
+  let drain = setInterval(() => surfnet.drainEvents(), DRAIN_INTERVAL_MS);
   const parentPid = process.ppid;
   let stopping = false;
-  const stop = (code) => {
+  let ready = false;
+  const stop = async (code, save) => {
     if (stopping) return;
     stopping = true;
+    if (save && ready && args.state) {
+      try {
+        const saved = await saveState(surfnet, args.state, context);
+        console.log(`localnet: saved ${saved} accounts to ${args.state}`);
+      } catch (err) {
+        console.error(`localnet: could not save the chain (${err.message}); the next start begins a fresh one`);
+      }
+    }
     clearInterval(drain);
     try {
       // Only our own description: another instance may have replaced it since.
@@ -357,33 +501,38 @@ async function main() {
     try { surfnet.stop(); } catch (err) { console.error(`localnet: stop failed: ${err.message}`); }
     process.exit(code);
   };
-  process.on('SIGINT', () => stop(0));
-  process.on('SIGTERM', () => stop(0));
+  // A clean stop saves the chain; a lost parent does not (whoever kept the books is gone too).
+  process.on('SIGINT', () => stop(0, true));
+  process.on('SIGTERM', () => stop(0, true));
   // An orphaned validator would hold its ports forever: leave when the parent is gone.
-  setInterval(() => { if (process.ppid !== parentPid) stop(0); }, 1000).unref();
+  setInterval(() => { if (process.ppid !== parentPid) stop(0, false); }, 1000).unref();
 
   try {
     const admin = keys.admin;
     const mint = keys.mint.publicKey;
-    surfnet.fundSol(admin.publicKey, Number(DEV_WALLET_SOL));
-    const programData = await deployProgram(surfnet, VAULT_PROGRAM_ID, vaultSo, admin.publicKey, args.loader);
-    if (positionManagerSo) await deployProgram(surfnet, POSITION_MANAGER_ID, positionManagerSo, admin.publicKey, args.loader);
-    else console.error('localnet: position_manager.so not found; the position manager is authorized but not deployed');
-
-    surfnet.setAccount(mint, MINT_RENT_LAMPORTS, Array.from(mintAccountData(admin.publicKey, 0n)), TOKEN_PROGRAM_ID);
-    await initializeAuthority(surfnet, idl, admin, mint, programData);
-    await authorizeProgram(surfnet, idl, admin, POSITION_MANAGER_ID);
-    let positionManagerConfig = null;
-    if (positionManagerSo) {
-      const pmIdl = JSON.parse(fs.readFileSync(path.join(args.idl, 'position_manager.json'), 'utf8'));
-      // The admin doubles as the liquidation keeper on localnet.
-      positionManagerConfig = await initializePositionManager(surfnet, pmIdl, admin, admin.publicKey);
+    let chain = null;
+    let restoreError = null;
+    if (args.state && fs.existsSync(args.state)) {
+      try {
+        await deployPrograms(surfnet, args, admin, vaultSo, positionManagerSo);
+        chain = await restoreState(surfnet, args.state, context);
+        fs.renameSync(args.state, `${args.state}.restored`); // used once: a crash later cannot bring it back
+        console.log(`localnet: restored ${chain.accounts} accounts saved ${chain.savedAt} (chain ${chain.instance.slice(0, 12)}…)`);
+      } catch (err) {
+        restoreError = err.message;
+        fs.renameSync(args.state, `${args.state}.unusable`);
+        console.error(`localnet: the saved chain cannot be restored (${restoreError}); starting a fresh chain`);
+        clearInterval(drain);
+        surfnet.stop();
+        surfnet = startSurfnet();
+        drain = setInterval(() => surfnet.drainEvents(), DRAIN_INTERVAL_MS);
+      }
     }
-    const wallets = [];
-    for (const wallet of keys.wallets) {
-      const tokenAccount = await fundWallet(surfnet, admin, mint, wallet.publicKey);
-      wallets.push({ pubkey: wallet.publicKey, secret_key: wallet.secretKey, token_account: tokenAccount });
-    }
+    if (chain === null) chain = await setUpFreshChain(surfnet, args, idl, keys, vaultSo, positionManagerSo);
+    const positionManagerConfig = positionManagerSo ? findProgramAddress([Buffer.from('config')], POSITION_MANAGER_ID) : null;
+    const wallets = keys.wallets.map((wallet) => ({
+      pubkey: wallet.publicKey, secret_key: wallet.secretKey, token_account: surfnet.getAta(wallet.publicKey, mint),
+    }));
 
     const description = {
       rpc_url: surfnet.rpcUrl,
@@ -398,6 +547,10 @@ async function main() {
       mint_decimals: MINT_DECIMALS,
       admin: { pubkey: admin.publicKey, secret_key: admin.secretKey },
       wallets,
+      chain_instance: chain.instance,
+      history_start_slot: chain.historyStart,
+      restored: chain.historyStart > 0,
+      restore_error: restoreError,
       pid: process.pid,
       started_at: new Date().toISOString(),
     };
@@ -405,10 +558,11 @@ async function main() {
     const tmp = `${args.out}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(description, null, 2), { mode: 0o600 });
     fs.renameSync(tmp, args.out); // readers never see a half-written file
+    ready = true;
     console.log(`localnet ready: rpc ${surfnet.rpcUrl} ws ${surfnet.wsUrl} mint ${mint} -> ${args.out}`);
   } catch (err) {
     console.error(`localnet: setup failed: ${err.stack || err.message}`);
-    stop(1);
+    stop(1, false);
   }
 }
 

@@ -147,6 +147,20 @@ class ConfirmedTransaction:
     invokes_vault_program: bool = False  # ran the vault program (not merely listed it)
 
 
+@dataclass(frozen=True)
+class ChainMarker:
+    instance: str  # 64 hex characters
+    genesis_hash: str  # the genesis hash the chain was created with
+    history_start_slot: int  # the running instance knows no transaction before this slot
+
+
+# The local validator's instance marker: an address nobody holds a key to, written by
+# scripts/localnet/localnet.js as MAGIC ++ instance id (32 bytes) ++ the genesis hash the chain was
+# created with (32 bytes) ++ history start slot (u64 LE).
+CHAIN_MARKER_ADDRESS = Pubkey(hashlib.sha256(b"collateral-vault:localnet-chain-instance").digest())
+CHAIN_MARKER_MAGIC = b"cvms-chain-v1\0\0\0"
+CHAIN_MARKER_SIZE = len(CHAIN_MARKER_MAGIC) + 32 + 32 + 8
+
 B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {ch: i for i, ch in enumerate(B58_ALPHABET)}
 
@@ -491,6 +505,30 @@ class ChainClient:
     def get_recent_prioritization_fees(self, accounts) -> list[int]:
         result = self._raw("getRecentPrioritizationFees", [[str(a) for a in accounts]])
         return [int(entry["prioritizationFee"]) for entry in result]
+
+    # ---- which chain this is (vaults/services/chain_identity.py) ----
+
+    def get_genesis_hash(self) -> str:
+        return str(self._call("getGenesisHash", self.rpc.get_genesis_hash).value)
+
+    def read_chain_marker(self) -> ChainMarker | None:
+        """The local validator's instance marker (CHAIN_MARKER_ADDRESS), when the chain has one.
+        Surfpool's genesis hash names no chain: every instance in one process answers the same,
+        and a chain restored into a new process answers another. So the host script
+        (scripts/localnet/localnet.js) writes a random instance id and the genesis hash of the
+        chain's birth there when it creates a chain, carries both across restarts with the rest of
+        the state, and records from which slot the running instance holds transaction history.
+        Real clusters have no such account (nobody holds a key to that address, so nobody can put
+        data there): None."""
+        found = self._account_data(CHAIN_MARKER_ADDRESS)
+        if found is None:
+            return None
+        data, owner = found
+        if owner != str(SYSTEM_PROGRAM_ID) or len(data) != CHAIN_MARKER_SIZE or not data.startswith(CHAIN_MARKER_MAGIC):
+            return None
+        body = data[len(CHAIN_MARKER_MAGIC):]
+        return ChainMarker(instance=body[:32].hex(), genesis_hash=b58encode(body[32:64]),
+                           history_start_slot=int.from_bytes(body[64:72], "little"))
 
     # ---- errors ----
 

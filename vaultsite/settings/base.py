@@ -323,3 +323,8 @@ CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 # How amounts are shown to people (the admin); stored and served as integers in base units.
 COLLATERAL_DECIMALS = env_int("COLLATERAL_DECIMALS", 6)
 COLLATERAL_SYMBOL = env("COLLATERAL_SYMBOL", "USDT")
+
+# One chain per ledger (vaults/services/chain_identity.py). `manage.py reset_ledger` empties a
+# ledger only where this is on: development and tests, never production.
+LEDGER_RESET_ALLOWED = False
+CHAIN_CHECK_AT_STARTUP = True  # web and workers check the chain when they start

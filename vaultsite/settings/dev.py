@@ -15,3 +15,5 @@ if _localnet:
     DEV_SIGNER_ENABLED = env_bool("DEV_SIGNER_ENABLED", True)
     DEV_SIGNER_SECRET_KEYS = [w["secret_key"] for w in _localnet["wallets"]]
 SOLANA_RPC_URL = SOLANA_RPC_URL or "http://127.0.0.1:8899"
+
+LEDGER_RESET_ALLOWED = True  # make run starts a fresh ledger when its chain cannot be restored

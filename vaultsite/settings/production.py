@@ -15,3 +15,4 @@ DEV_SIGNER_SECRET_KEYS = []
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+LEDGER_RESET_ALLOWED = False  # whatever a settings layer above says: a production ledger is never emptied

@@ -21,3 +21,6 @@ if env("TEST_SERVER_LOCALNET"):
     DEV_SIGNER_ENABLED = env_bool("DEV_SIGNER_ENABLED", False)
     DEV_SIGNER_SECRET_KEYS = [w["secret_key"] for w in _localnet["wallets"]] if DEV_SIGNER_ENABLED else []
     SERVE_STATIC = env_bool("SERVE_STATIC", False)
+
+LEDGER_RESET_ALLOWED = True
+CHAIN_CHECK_AT_STARTUP = False  # tests call the check themselves (the ASGI app is imported in many)

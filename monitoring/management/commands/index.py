@@ -4,9 +4,10 @@ import asyncio
 import json
 import signal
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from monitoring.indexer.runner import Indexer, IndexerOptions
+from vaults.services.chain_identity import ChainMismatch
 
 
 class Command(BaseCommand):
@@ -25,7 +26,10 @@ class Command(BaseCommand):
         if once:
             indexer.find_existing_gaps()
             indexer.options.finality_seconds = 0
-            report = indexer.run_round()
+            try:
+                report = indexer.run_round()
+            except ChainMismatch as exc:
+                raise CommandError(f"refusing to index: {exc}") from None
             self.stdout.write(json.dumps({
                 "signatures_seen": report.backfill.seen, "transactions_applied": report.backfill.indexed,
                 "new_events": report.backfill.new_events, "gaps_repaired": report.gaps_repaired,
@@ -33,6 +37,8 @@ class Command(BaseCommand):
             }))
             return
         asyncio.run(self._run(indexer))
+        if indexer.failure is not None:
+            raise CommandError(f"refusing to index: {indexer.failure}")
 
     async def _run(self, indexer: Indexer):
         loop = asyncio.get_running_loop()
