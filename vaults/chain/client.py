@@ -6,6 +6,7 @@ Services ask this module for typed values and instructions; nothing else speaks 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import logging
