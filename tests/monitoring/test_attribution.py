@@ -160,6 +160,46 @@ def test_a_forged_self_cpi_into_the_vault_program_fails_on_chain(chain, vault_us
     assert not Transaction.objects.filter(signature=sent.signature).exists()
 
 
+def test_gap_repair_walks_a_real_hole_and_applies_only_transactions_that_ran_the_vault_program(
+        chain, vault_user, forger):
+    """A hole in a victim's sequence, and inside it, in the vault's own signature list, forged
+    transactions: one lists the program and the vault, one only the vault. The walk applies the
+    genuine transactions and nothing else."""
+    from monitoring.indexer.sequence import missing_seqs
+    from monitoring.indexer.store import cursor_name
+    from monitoring.models import IndexerCursor
+
+    start_cursor_at_chain_head(chain)
+    victim, attacker = vault_user(), vault_user()
+    genuine = [victim.open_vault(), victim.deposit(100)]
+    forged = [
+        _forge(attacker, forger, chain, (LOG, forged_deposit(victim.owner, victim.vault, amount=MILLION_USDT, seq=3)),
+               accounts=_readonly(victim.vault)),
+        attacker.confirm(attacker.send([forger_instruction(
+            forger, [(LOG, forged_deposit(victim.owner, victim.vault, amount=MILLION_USDT, seq=3))],
+            _readonly(victim.vault))])),
+    ]
+    genuine += [victim.deposit(200), victim.deposit(300)]
+    in_vault_history = {info.signature for info in chain.get_signatures_for_address(victim.vault, limit=50)}
+    assert set(forged) | set(genuine) <= in_vault_history  # the walk meets the forgeries
+    # The program-wide backfill is past all of it; only the newest deposit is seen (live).
+    IndexerCursor.objects.update_or_create(name=cursor_name(chain), defaults={"last_signature": genuine[-1]})
+    assert index_transaction(chain, genuine[-1], source="live").gaps == {victim.vault}
+    assert missing_seqs(victim.vault) == [1, 2, 3]
+
+    repair = fill_vault_gap(chain, victim.vault, page_limit=2)
+
+    assert (repair.missing_before, repair.indexed, repair.missing_after) == ([1, 2, 3], 3, [])
+    rows = Transaction.objects.filter(vault__owner=victim.owner).order_by("event_seq")
+    assert [(r.event_seq, r.amount, r.signature) for r in rows] == [
+        (1, 0, genuine[0]), (2, 100, genuine[1]), (3, 200, genuine[2]), (4, 300, genuine[3])]
+    assert not Transaction.objects.filter(signature__in=forged).exists()
+    assert not IndexedEvent.objects.filter(signature__in=forged).exists()
+    assert Vault.objects.get(owner=victim.owner).total_balance == 600
+    assert [(log.status, log.difference) for log in BalanceTracker(chain).reconcile_all()] == [("matched", 0)]
+    assert _alerts() == []
+
+
 @pytest.mark.asyncio
 async def test_a_forged_high_seq_cannot_make_a_reconnecting_client_miss_the_genuine_deposit(chain, vault_user, forger):
     await sync_to_async(start_cursor_at_chain_head)(chain)

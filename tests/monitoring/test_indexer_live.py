@@ -1,16 +1,13 @@
 """monitoring.indexer.live: the watchdog's rules, the live path against the real validator, and
 the dead-stream fault: the websocket goes silent without telling anyone, and the backfill still
 stores every deposit within the poll interval."""
-import asyncio
 import time
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-
 from monitoring import streams
 
 from monitoring.indexer.live import RecentSignatures, StreamWatchdog
+from tests.monitoring.monitor_fixtures import Listener
 from tests.monitoring.indexer_support import (  # noqa: F401 - fixtures
     chain,
     indexer_process,
@@ -83,7 +80,7 @@ def test_the_live_stream_stores_and_announces_a_deposit_long_before_the_next_pol
     # Logged after the commit's on_commit publication: the vault_initialized message is out
     # before this test starts listening.
     indexer.wait_for_log(f"indexed {opened} via", timeout=5)
-    channel = _listen(streams.user_group(user.owner))
+    listener = Listener(streams.user_group(user.owner))
 
     signature = user.deposit(31_337)
     confirmed_at = time.monotonic()
@@ -93,27 +90,12 @@ def test_the_live_stream_stores_and_announces_a_deposit_long_before_the_next_pol
     indexer.wait_for_log(f"indexed {signature} via", timeout=2)  # logged just after the commit
     assert f"indexed {signature} via live" in indexer.log()
     # The indexer process published through the real channel layer, after its commit.
-    messages = _receive(channel, count=2)
+    messages = [listener.receive(timeout=5) for _ in range(2)]
+    listener.close()
     assert [m["type"] for m in messages] == ["deposit", "balance_update"]
     assert (messages[0]["user"], messages[0]["amount"], messages[0]["signature"], messages[0]["seq"]) == (
         user.owner, 31_337, signature, 2)
     assert (messages[1]["vault"], messages[1]["total_balance"]) == (user.vault, 31_337)
-
-
-def _listen(group: str) -> str:
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
-    return channel
-
-
-def _receive(channel: str, count: int, timeout: float = 5) -> list[dict]:
-    layer = get_channel_layer()
-
-    async def receive():
-        return [(await asyncio.wait_for(layer.receive(channel), timeout=timeout))["message"] for _ in range(count)]
-
-    return async_to_sync(receive)()
 
 
 @pytest.mark.localnet
