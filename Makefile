@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LD_LIBRARY_PATH := /usr/lib/llvm-22/lib$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
 
-.PHONY: bench-lag browser help venv toolchain program program-release verify-program idl test test-rust test-python bench-program run clean node-deps localnet
+.PHONY: bench-lag browser help venv toolchain program program-release verify-program idl test test-rust test-python test-js client-js bench-program run clean node-deps localnet
 
 help:
 	@echo "make run              the whole system on embedded PostgreSQL/Redis + the local validator:"
@@ -15,6 +15,7 @@ help:
 	@echo "make program          build both programs to target/deploy/*.so (offline SBF toolchain)"
 	@echo "make program-release  build and commit-stage the binaries in programs/deploy/"
 	@echo "make idl              regenerate idl/*.json from the program sources"
+	@echo "make client-js        regenerate the Codama TypeScript client (clients/js/) from idl/*.json"
 	@echo "make bench-program    compute units per instruction, written to docs/benchmarks.md"
 	@echo "make bench-lag        indexer lag (confirmation → DB row, → WebSocket) over 500 deposits"
 	@echo "make localnet         only the local validator (Surfpool) with both programs, the mint and dev wallets"
@@ -34,8 +35,8 @@ program: toolchain
 	bash scripts/build-programs.sh
 
 program-release: program
-	cp target/deploy/collateral_vault.so target/deploy/position_manager.so programs/deploy/
-	cd programs/deploy && sha256sum collateral_vault.so position_manager.so > SHA256SUMS
+	cp target/deploy/collateral_vault.so target/deploy/position_manager.so target/deploy/caller_proxy.so programs/deploy/
+	cd programs/deploy && sha256sum collateral_vault.so position_manager.so caller_proxy.so > SHA256SUMS
 
 verify-program: toolchain
 	bash scripts/build-programs.sh --verify
@@ -52,7 +53,14 @@ browser:
 test-python: venv node-deps browser
 	$(PY) -m pytest -q
 
-test: verify-program test-rust test-python
+# The Codama-generated TypeScript client against an in-process local validator (Surfpool).
+test-js: node-deps
+	npx tsx --test clients/js/test/generated.test.ts clients/js/test/client.test.ts
+
+client-js: node-deps
+	node clients/js/scripts/generate.mjs
+
+test: verify-program test-rust test-python test-js
 
 # solders 0.29 carries the p-token SPL Token build that mainnet runs (the CU goals are set on it);
 # anchorpy3 pins solders 0.26, so the benchmark gets its own small environment.

@@ -34,6 +34,10 @@ class IndexedEvent(models.Model):
     event_index = models.PositiveIntegerField()
     vault_address = models.CharField(max_length=44)
     seq = models.BigIntegerField(help_text="The vault's event sequence number after this event")
+    generation = models.BigIntegerField(
+        default=0,
+        help_text="The vault's creation slot (vault program v2); its numbers start at (generation << 20) + 1",
+    )
     slot = models.BigIntegerField()
     # The vault's balances right after this event (from the event itself), for its balance_update.
     total_balance = U64Field(null=True)

@@ -47,6 +47,10 @@ class IdlClient:
     def encode(self, ty, value) -> bytes:
         if ty == "u64":
             return struct.pack("<Q", value)
+        if ty == "i64":
+            return struct.pack("<q", value)
+        if isinstance(ty, dict) and "option" in ty:
+            return b"\0" if value is None else b"\1" + self.encode(ty["option"], value)
         if ty == "bool":
             return bytes([int(value)])
         if ty == "pubkey":
@@ -84,20 +88,21 @@ class World:
             self.svm.add_program(program.program_id, (ROOT / "programs" / "deploy" / f"{name}.so").read_bytes())
         self.payer = self.funded()
         self.admin = self.funded()
-        self.program_data = self.make_admin_upgrade_authority()
+        self.program_data = self.make_admin_upgrade_authority(VAULT.program_id)
+        self.pm_program_data = self.make_admin_upgrade_authority(PM.program_id)
         self.mint = self.create_mint()
         self.authority = pda([b"vault_authority"])
         self.events = pda([b"__event_authority"])
 
-    def make_admin_upgrade_authority(self) -> Pubkey:
+    def make_admin_upgrade_authority(self, program_id: Pubkey) -> Pubkey:
         """Newer LiteSVMs deploy through the upgradeable loader with no upgrade authority, and
-        `initialize_authority` then (rightly) refuses everyone; record the admin as the upgrade
-        authority, as a real deployment would have it."""
+        `initialize_authority` (and the position manager's `initialize`) then (rightly) refuse
+        everyone; record the admin as the upgrade authority, as a real deployment would have it."""
         from solders.account import Account
 
-        program = self.svm.get_account(VAULT.program_id)
+        program = self.svm.get_account(program_id)
         if program.owner != LOADER_V3:
-            return VAULT.program_id
+            return program_id
         program_data = Pubkey.from_bytes(bytes(program.data)[4:36])
         account = self.svm.get_account(program_data)
         data = bytearray(account.data)
@@ -216,12 +221,13 @@ def scenario(world: World) -> list[dict]:
     common = dict(event_authority=world.events, program=VAULT.program_id, vault_authority=world.authority)
 
     world.send([VAULT.ix("initialize_authority", admin=admin.pubkey(), collateral_mint=world.mint, program_data=world.program_data, **common)], admin)
-    world.send([PM.ix("initialize", admin.pubkey(), admin=admin.pubkey(), config=config)], admin)
+    world.send([PM.ix("initialize", admin.pubkey(), admin=admin.pubkey(), config=config, program=PM.program_id, program_data=world.pm_program_data)], admin)
     world.send([VAULT.ix("add_authorized_program", PM.program_id, admin=admin.pubkey(), **common)], admin)
 
     flow = dict(owner=owner.pubkey(), vault=vault, vault_token_account=vault_token, user_token_account=user_token, collateral_mint=world.mint, **common)
+    caller_lock = pda([b"caller_lock", bytes(vault), bytes(PM.program_id)])
     pm_accounts = dict(
-        owner=owner.pubkey(), config=config, margin_account=margin, vault=vault, caller_authority=caller,
+        owner=owner.pubkey(), config=config, margin_account=margin, vault=vault, caller_lock=caller_lock, caller_authority=caller,
         vault_authority=world.authority, vault_event_authority=world.events,
     )
     keeper_vault = pda([b"vault", bytes(admin.pubkey())])
@@ -242,14 +248,17 @@ def scenario(world: World) -> list[dict]:
     world.send([VAULT.ix("initialize_vault", owner=owner.pubkey(), vault=vault, vault_token_account=vault_token, collateral_mint=world.mint, **common)], owner)
     world.send([VAULT.ix("initialize_vault", owner=admin.pubkey(), vault=keeper_vault, vault_token_account=keeper_token, collateral_mint=world.mint, **common)], admin)
     world.send([PM.ix("create_margin_account", owner=owner.pubkey(), margin_account=margin, vault=vault)], owner)
+    world.send([VAULT.ix("approve_caller", PM.program_id, None, owner=owner.pubkey(), vault=vault, caller_lock=caller_lock, **common)], owner)
 
     results.append(measure("deposit", lambda: ([VAULT.ix("deposit", 1_000_000, **flow)], None), [owner], world))
     results.append(measure("withdraw", lambda: ([VAULT.ix("withdraw", 100_000, **flow)], None), [owner], world))
-    results.append(measure("lock (open_position via CPI)", lambda: ([PM.ix("open_position", 10_000, **pm_accounts)], None), [owner], world))
-    results.append(measure("unlock (close_position via CPI)", lambda: ([PM.ix("close_position", 5_000, **pm_accounts)], None), [owner], world))
+    # A position of 50,000 backed by 10,000 more collateral; then 5,000 of margin back (health
+    # rule: 1/10 of the position must stay locked).
+    results.append(measure("lock (open_position via CPI)", lambda: ([PM.ix("open_position", 10_000, 50_000, **pm_accounts)], None), [owner], world))
+    results.append(measure("unlock (close_position via CPI)", lambda: ([PM.ix("close_position", 5_000, 0, **pm_accounts)], None), [owner], world))
     liquidate = PM.ix(
         "liquidate", 1_000, keeper=admin.pubkey(), config=config, margin_account=margin, from_vault=vault,
-        from_vault_token_account=vault_token, to_vault=keeper_vault, to_vault_token_account=keeper_token,
+        from_caller_lock=caller_lock, from_vault_token_account=vault_token, to_vault=keeper_vault, to_vault_token_account=keeper_token,
         collateral_mint=world.mint, caller_authority=caller, vault_authority=world.authority, vault_event_authority=world.events,
     )
     results.append(measure("transfer (liquidate via CPI)", lambda: ([liquidate], None), [admin], world))
@@ -258,7 +267,7 @@ def scenario(world: World) -> list[dict]:
     return results
 
 
-GOALS = {"deposit": 3_500, "withdraw": 3_500, "lock (open_position via CPI)": 4_000, "unlock (close_position via CPI)": 4_000}
+GOALS = {"deposit": 3_000, "withdraw": 3_000, "lock (open_position via CPI)": 3_800, "unlock (close_position via CPI)": 3_800}
 
 
 def table(results: list[dict], runtime: str) -> str:

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PROGRAMS=(collateral_vault position_manager)
+# caller_proxy is a test fixture (the audit's malicious CPI proxy); it is never deployed.
+PROGRAMS=(collateral_vault position_manager caller_proxy)
 export RUSTC=/usr/bin/rustc
 # Paths must not leak into the binary, or the build would depend on where it ran.
 export RUSTFLAGS="--remap-path-prefix=$PWD=/build --remap-path-prefix=$HOME/.cargo=/cargo -C target-cpu=generic"

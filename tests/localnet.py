@@ -48,6 +48,12 @@ class Localnet:
             self.process.kill()
 
 
+def seq_base(chain, owner) -> int:
+    """The number just before a vault's first event: vault program v2 numbers a vault's events
+    from `(generation << 20) + 1`, the generation being the slot it was created in."""
+    return chain.get_vault(owner).generation << 20
+
+
 def start_localnet(workdir: Path) -> Localnet:
     out = workdir / "localnet.json"
     log = open(workdir / "localnet.log", "w")

@@ -94,9 +94,11 @@ import json
 from monitoring.models import IndexedEvent
 from monitoring.services.balance_tracker import BalanceTracker
 from vaults.models import AuditTrail, Transaction
+# Vault program v2 numbers a vault's events from (generation << 20) + 1: report them within it.
+within = lambda seqs: [seq % (1 << 20) for seq in seqs]
 print(json.dumps({
-    "seqs": list(Transaction.objects.order_by("event_seq").values_list("event_seq", flat=True)),
-    "announced": list(IndexedEvent.objects.filter(announced=True).order_by("seq").values_list("seq", flat=True)),
+    "seqs": within(Transaction.objects.order_by("event_seq").values_list("event_seq", flat=True)),
+    "announced": within(IndexedEvent.objects.filter(announced=True).order_by("seq").values_list("seq", flat=True)),
     "reconciliation": [(log.status, int(log.difference)) for log in BalanceTracker().reconcile_all()],
     "alerts": list(AuditTrail.objects.filter(action__startswith="alert.").values_list("action", flat=True)),
 }))

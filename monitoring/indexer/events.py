@@ -19,6 +19,7 @@ class VaultSide:
     total_balance: int
     locked_balance: int
     available_balance: int
+    generation: int = 0  # the vault's creation slot (vault program v2; 0 for v1 events)
 
 
 def vault_events(events: list[ProgramEvent]) -> list[ProgramEvent]:
@@ -36,10 +37,10 @@ def vault_sides(event: ProgramEvent) -> list[VaultSide]:
     if event.name == "TransferEvent":
         return [
             VaultSide(f["from_owner"], f["from_vault"], f["from_seq"], f["from_total_balance"],
-                      f["from_locked_balance"], f["from_available_balance"]),
+                      f["from_locked_balance"], f["from_available_balance"], f.get("from_generation", 0)),
             VaultSide(f["to_owner"], f["to_vault"], f["to_seq"], f["to_total_balance"],
-                      f["to_locked_balance"], f["to_available_balance"]),
+                      f["to_locked_balance"], f["to_available_balance"], f.get("to_generation", 0)),
         ]
     # Initialize and close carry no balances: a new vault is empty, a closed one is gone.
     return [VaultSide(f["owner"], f["vault"], f["seq"], f.get("total_balance", 0),
-                      f.get("locked_balance", 0), f.get("available_balance", 0))]
+                      f.get("locked_balance", 0), f.get("available_balance", 0), f.get("generation", 0))]

@@ -10,7 +10,7 @@ from django.db import transaction as db_transaction
 
 from monitoring import streams
 from monitoring.indexer.events import event_owners, vault_events, vault_sides
-from monitoring.indexer.sequence import last_seq, ready_to_announce
+from monitoring.indexer.sequence import first_seq, last_seq, ready_to_announce
 from monitoring.models import IndexedEvent, IndexerCursor
 from vaults.chain.client import ChainClient, ChainError, ConfirmedTransaction, VaultAccount
 from vaults.models import Transaction
@@ -110,7 +110,7 @@ def _record_new_events(confirmed: ConfirmedTransaction, events) -> tuple[list[Ne
     previous = {side.vault: last_seq(side.vault) for item in new for side in item.sides}
     IndexedEvent.objects.bulk_create([
         IndexedEvent(signature=confirmed.signature, event_index=item.event.index, vault_address=side.vault,
-                     seq=side.seq, slot=confirmed.slot, total_balance=side.total_balance,
+                     seq=side.seq, generation=side.generation, slot=confirmed.slot, total_balance=side.total_balance,
                      locked_balance=side.locked_balance, available_balance=side.available_balance)
         for item in new for side in item.sides
     ])
@@ -119,15 +119,17 @@ def _record_new_events(confirmed: ConfirmedTransaction, events) -> tuple[list[Ne
 
 def _sequence_jumps(new_events: list[NewEvent], previous: dict[str, int | None]) -> set[str]:
     """Vaults where an event's seq skipped past the last stored one + 1: something between them
-    was missed (or is still on its way); gaps.py decides which."""
+    was missed (or is still on its way); gaps.py decides which. A vault generation's first event
+    starts a new run (v2: `(generation << 20) + 1`; v1: 1)."""
     jumps = set()
     last = dict(previous)
     for item in new_events:
         for side in item.sides:
             before = last.get(side.vault)
-            if side.seq != 1 and (before is None or side.seq > before + 1):
+            starts_generation = side.seq == first_seq(side.generation) or side.seq == 1
+            if not starts_generation and (before is None or side.seq > before + 1):
                 jumps.add(side.vault)
-            last[side.vault] = side.seq if before is None or side.seq == 1 else max(before, side.seq)
+            last[side.vault] = side.seq if before is None or starts_generation else max(before, side.seq)
     return jumps
 
 

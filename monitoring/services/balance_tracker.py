@@ -53,6 +53,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
+from monitoring.indexer.sequence import SEQ_GENERATION_SHIFT
 from monitoring.services.alerts import Severity, already_alerted, raise_alert
 from vaults.chain.client import ChainClient, VaultReading, get_chain_client, parse_pubkey
 from vaults.models import BalanceSnapshot, ReconciliationLog, Transaction, Vault
@@ -144,6 +145,7 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         "database_locked_balance": int(row.locked_balance),
         "database_available_balance": int(row.available_balance),
         "database_is_closed": row.is_closed,
+        "token_account_frozen": reading.token_frozen,
     }
     if chain is None:
         if row.is_closed:
@@ -157,8 +159,12 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         details["mismatched"] = ["vault_missing_on_chain"] + [
             name for name, value in details["differences"].items() if value]
         return Comparison(row, reading, ReconciliationLog.Status.MISMATCH, int(row.total_balance), details)
+    # Vault program v2 numbers a vault's events from (generation << 20) + 1: the number of
+    # events the chain has recorded for this vault is counted from its generation's start.
+    chain_events = chain.event_seq - (chain.generation << SEQ_GENERATION_SHIFT)
     details.update({
         "onchain_event_seq": chain.event_seq,
+        "onchain_events": chain_events,
         "onchain_total_balance": chain.total_balance,
         "onchain_locked_balance": chain.locked_balance,
         "onchain_available_balance": chain.available_balance,
@@ -178,10 +184,10 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         differences["vault_row.total_withdrawn"] = int(row.total_withdrawn) - chain.total_withdrawn
         if row.event_seq > chain.event_seq:
             reasons.append("vault_row_ahead_of_chain")
-    if ledger.events >= chain.event_seq:
+    if ledger.events >= chain_events:
         differences["ledger.total_balance"] = ledger.total_balance - chain.total_balance
         differences["ledger.locked_balance"] = ledger.locked_balance - chain.locked_balance
-        if ledger.events > chain.event_seq:
+        if ledger.events > chain_events:
             reasons.append("ledger_has_more_events_than_chain")
     token_deficit = 0
     if reading.token_amount is None:
@@ -198,7 +204,7 @@ def compare(view: DatabaseView, reading: VaultReading) -> Comparison:
         details["mismatched"] = nonzero + reasons
         difference = differences[nonzero[0]] if nonzero else 0
         return Comparison(row, reading, ReconciliationLog.Status.MISMATCH, difference, details)
-    behind = row.event_seq < chain.event_seq or ledger.events < chain.event_seq
+    behind = row.event_seq < chain.event_seq or ledger.events < chain_events
     if behind:
         details["reason"] = "database_behind_chain"
         return Comparison(row, reading, ReconciliationLog.Status.ERROR,
@@ -215,8 +221,8 @@ def describe_mismatch(details: dict) -> str:
         "vault_closed_in_ledger_but_open_on_chain": "the ledger has the vault closed, the chain has it open",
         "vault_row_ahead_of_chain": (f"vault row event_seq {details['database_event_seq']} > chain "
                                      f"{details.get('onchain_event_seq')}"),
-        "ledger_has_more_events_than_chain": (f"{details['ledger_events']} ledger events > chain event_seq "
-                                              f"{details.get('onchain_event_seq')}"),
+        "ledger_has_more_events_than_chain": (f"{details['ledger_events']} ledger events > chain "
+                                              f"{details.get('onchain_events')} events"),
         "token_account_missing": "the vault token account is missing",
     }
     parts += [reasons.get(name, name) for name in details["mismatched"] if name not in details.get("differences", {})]
@@ -335,6 +341,7 @@ class BalanceTracker:
             ])
             for comparison, log in zip(comparisons, logs):
                 self._alert(comparison, log)
+                self._alert_if_frozen(comparison, log)
         counts = {s: sum(1 for c in comparisons if c.status == s) for s in ReconciliationLog.Status.values}
         logger.info("reconciled %d vaults: %s", len(comparisons), counts)
         return logs
@@ -417,6 +424,28 @@ class BalanceTracker:
             )
         elif comparison.status == ReconciliationLog.Status.ERROR:
             self._alert_if_stale(comparison, log, common)
+
+    def _alert_if_frozen(self, comparison: Comparison, log: ReconciliationLog) -> None:
+        """A vault token account frozen by the mint's freeze authority (USDT's mint has one) halts
+        the vault's withdrawals and settlements, and so the liquidations of its positions: the
+        program refuses them with TokenAccountFrozen. Critical, once per vault and freeze."""
+        reading, vault = comparison.reading, comparison.vault
+        if not reading.token_frozen:
+            return
+        # A freeze after a thaw is a new event: the key carries the last alert-free log.
+        thawed = (ReconciliationLog.objects.filter(vault=vault).exclude(pk=log.pk)
+                  .exclude(details__token_account_frozen=True).order_by("-timestamp", "-pk").values_list("pk", flat=True).first())
+        key = f"{vault.address}:{reading.token_account}:frozen-after:{thawed}"
+        if already_alerted("vault_token_account_frozen", [key]):
+            return
+        raise_alert(
+            kind="vault_token_account_frozen", severity=Severity.CRITICAL,
+            message=(f"vault {vault.address}: its token account {reading.token_account} is frozen by the mint's "
+                     f"freeze authority; withdrawals and settlements of this vault fail (TokenAccountFrozen)"),
+            details={"dedupe_key": key, "reconciliation_log_id": log.pk, "slot": log.slot,
+                     "token_account": reading.token_account, "token_account_amount": log.token_account_amount},
+            source=SOURCE, vault=vault.address, vault_owner=vault.owner,
+        )
 
     def _alert_if_stale(self, comparison: Comparison, log: ReconciliationLog, common: dict) -> None:
         """The database behind the chain is normal for a moment: the indexer is storing the

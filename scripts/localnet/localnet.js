@@ -279,6 +279,8 @@ function instructionSpec(idl, name) {
   return ix;
 }
 
+// Like USDT's, the mint has a freeze authority (the dev admin), so a frozen vault token account
+// (the vault program's TokenAccountFrozen, the back office's critical alert) can happen here too.
 function mintAccountData(authority, supply) {
   const data = Buffer.alloc(MINT_ACCOUNT_SIZE);
   data.writeUInt32LE(1, 0);
@@ -286,6 +288,8 @@ function mintAccountData(authority, supply) {
   data.writeBigUInt64LE(supply, 36);
   data[44] = MINT_DECIMALS;
   data[45] = 1;
+  data.writeUInt32LE(1, 46);
+  b58decode(authority).copy(data, 50);
   return data;
 }
 
@@ -319,10 +323,12 @@ async function authorizeProgram(surfnet, idl, admin, programId) {
   await sendAndConfirm(surfnet.rpcUrl, admin, [{ programId: VAULT_PROGRAM_ID, keys, data }], [admin]);
 }
 
-async function initializePositionManager(surfnet, pmIdl, admin, keeper) {
+// The position manager's `initialize` is gated like the vault's: only its upgrade authority (the
+// admin, who deployed it) may call it, with the program and its ProgramData account.
+async function initializePositionManager(surfnet, pmIdl, admin, keeper, programData) {
   const spec = instructionSpec(pmIdl, 'initialize');
   const config = findProgramAddress([Buffer.from('config')], POSITION_MANAGER_ID);
-  const fixed = { admin: admin.publicKey, config };
+  const fixed = { admin: admin.publicKey, config, program: POSITION_MANAGER_ID, program_data: programData };
   const keys = spec.accounts.map((a) => ({ pubkey: fixed[a.name] || a.address, isSigner: !!a.signer, isWritable: !!a.writable }));
   const data = Buffer.concat([Buffer.from(spec.discriminator), b58decode(keeper)]);
   await sendAndConfirm(surfnet.rpcUrl, admin, [{ programId: POSITION_MANAGER_ID, keys, data }], [admin]);
@@ -435,11 +441,14 @@ function startSurfnet() {
   return disabled.length ? Surfnet.startWithConfig({ disableFeatures: disabled }) : Surfnet.start();
 }
 
+// Returns each program's ProgramData account (the deployer gates of both `initialize`s read it).
 async function deployPrograms(surfnet, args, admin, vaultSo, positionManagerSo) {
   const programData = await deployProgram(surfnet, VAULT_PROGRAM_ID, vaultSo, admin.publicKey, args.loader);
-  if (positionManagerSo) await deployProgram(surfnet, POSITION_MANAGER_ID, positionManagerSo, admin.publicKey, args.loader);
-  else console.error('localnet: position_manager.so not found; the position manager is authorized but not deployed');
-  return programData;
+  const pmProgramData = positionManagerSo
+    ? await deployProgram(surfnet, POSITION_MANAGER_ID, positionManagerSo, admin.publicKey, args.loader)
+    : null;
+  if (!positionManagerSo) console.error('localnet: position_manager.so not found; the position manager is authorized but not deployed');
+  return { programData, pmProgramData };
 }
 
 // A new chain: programs, mint, VaultAuthority, position manager, funded dev wallets, a new instance id.
@@ -447,14 +456,14 @@ async function setUpFreshChain(surfnet, args, idl, keys, vaultSo, positionManage
   const admin = keys.admin;
   const mint = keys.mint.publicKey;
   surfnet.fundSol(admin.publicKey, Number(DEV_WALLET_SOL));
-  const programData = await deployPrograms(surfnet, args, admin, vaultSo, positionManagerSo);
+  const { programData, pmProgramData } = await deployPrograms(surfnet, args, admin, vaultSo, positionManagerSo);
   surfnet.setAccount(mint, MINT_RENT_LAMPORTS, Array.from(mintAccountData(admin.publicKey, 0n)), TOKEN_PROGRAM_ID);
   await initializeAuthority(surfnet, idl, admin, mint, programData);
   await authorizeProgram(surfnet, idl, admin, POSITION_MANAGER_ID);
   if (positionManagerSo) {
     const pmIdl = JSON.parse(fs.readFileSync(path.join(args.idl, 'position_manager.json'), 'utf8'));
     // The admin doubles as the liquidation keeper on localnet.
-    await initializePositionManager(surfnet, pmIdl, admin, admin.publicKey);
+    await initializePositionManager(surfnet, pmIdl, admin, admin.publicKey, pmProgramData);
   }
   for (const wallet of keys.wallets) await fundWallet(surfnet, admin, mint, wallet.publicKey);
   const instance = crypto.randomBytes(32).toString('hex');

@@ -44,21 +44,25 @@ def event_bytes(name: str, layout: str, *values) -> bytes:
     return hashlib.sha256(f"event:{name}".encode()).digest()[:8] + struct.pack("<" + layout, *values)
 
 
+# Vault program v2 layouts: every vault event carries the vault's `generation` before `seq`.
 def forged_deposit(owner: Pubkey | str, vault: Pubkey | str, *, amount: int, seq: int, total: int | None = None,
-                   locked: int = 0, timestamp: int = 1_700_000_000) -> bytes:
+                   locked: int = 0, timestamp: int = 1_700_000_000, generation: int = 0) -> bytes:
     total = amount if total is None else total
-    return event_bytes("DepositEvent", "32s32sQQQQQq", bytes(Pubkey.from_string(str(owner))),
-                       bytes(Pubkey.from_string(str(vault))), amount, total, locked, total - locked, seq, timestamp)
+    return event_bytes("DepositEvent", "32s32sQQQQQQq", bytes(Pubkey.from_string(str(owner))),
+                       bytes(Pubkey.from_string(str(vault))), amount, total, locked, total - locked, generation, seq,
+                       timestamp)
 
 
-def forged_withdrawal(owner, vault, *, amount: int, seq: int, total: int = 0, timestamp: int = 1_700_000_000) -> bytes:
-    return event_bytes("WithdrawEvent", "32s32sQQQQQq", bytes(Pubkey.from_string(str(owner))),
-                       bytes(Pubkey.from_string(str(vault))), amount, total, 0, total, seq, timestamp)
+def forged_withdrawal(owner, vault, *, amount: int, seq: int, total: int = 0, timestamp: int = 1_700_000_000,
+                      generation: int = 0) -> bytes:
+    return event_bytes("WithdrawEvent", "32s32sQQQQQQq", bytes(Pubkey.from_string(str(owner))),
+                       bytes(Pubkey.from_string(str(vault))), amount, total, 0, total, generation, seq, timestamp)
 
 
-def forged_vault_initialized(owner, vault, token_account, *, seq: int = 1, timestamp: int = 1_700_000_000) -> bytes:
-    return event_bytes("VaultInitializedEvent", "32s32s32sQq", *(bytes(Pubkey.from_string(str(k)))
-                       for k in (owner, vault, token_account)), seq, timestamp)
+def forged_vault_initialized(owner, vault, token_account, *, seq: int = 1, timestamp: int = 1_700_000_000,
+                             generation: int = 0) -> bytes:
+    return event_bytes("VaultInitializedEvent", "32s32s32sQQq", *(bytes(Pubkey.from_string(str(k)))
+                       for k in (owner, vault, token_account)), generation, seq, timestamp)
 
 
 def script(*steps: tuple[int, bytes]) -> bytes:

@@ -2,6 +2,7 @@
 the issue's "Tampered row" fault (a row changed by hand is flagged with the exact difference),
 batched reads, and the periodic snapshots."""
 import logging
+import time
 
 import pytest
 from django.db.models import F
@@ -38,7 +39,8 @@ def test_withdrawals_locks_and_unlocks_replay_to_the_chain_balances(dev_vault, c
     assert log.status == "matched", log.details
     assert log.onchain_total_balance == log.details["ledger_total_balance"] == 850_000
     assert log.details["onchain_locked_balance"] == log.details["ledger_locked_balance"] == 300_000
-    assert log.details["ledger_events"] == log.details["onchain_event_seq"] == 5
+    # v2 numbers events from the vault's generation start: 5 events, counted from there.
+    assert log.details["ledger_events"] == log.details["onchain_events"] == 5
 
 
 def test_tampered_vault_row_is_flagged_with_the_exact_difference(dev_vault, chain, staff_alerts, caplog):
@@ -161,7 +163,14 @@ def test_a_close_the_indexer_has_not_stored_is_caught_up_not_alerted(dev_vault, 
     user = dev_vault(deposit=0)
     close = chain._vault_ix("close_vault", [], {
         "owner": user.keypair.pubkey(), "vault": chain.vault_address(user.owner),
-        "vault_token_account": chain.vault_token_address(user.owner), "token_program": TOKEN_PROGRAM_ID})
+        "vault_token_account": chain.vault_token_address(user.owner), "collateral_mint": chain.usdt_mint,
+        "token_program": TOKEN_PROGRAM_ID})
+    # Vault program v2 refuses to close a vault in its creation slot (its event numbers must stay
+    # unique for the address): wait for the next slot.
+    generation = chain.get_vault(user.owner).generation
+    deadline = time.monotonic() + 10
+    while chain.get_slot() <= generation and time.monotonic() < deadline:
+        time.sleep(0.1)
     send_raw(chain, [close], user.keypair)
     assert chain.get_vault(user.owner) is None and not Vault.objects.get(owner=user.owner).is_closed
 
@@ -180,12 +189,12 @@ def test_a_forged_ledger_surplus_is_reported_with_its_real_difference(dev_vault,
     user = dev_vault(deposit=300_000)
     row = Transaction.objects.get(vault__owner=user.owner, transaction_type="deposit")
     Transaction.objects.create(vault=row.vault, transaction_type="deposit", amount=1_000_000, signature="f" * 88,
-                               event_index=0, event_seq=3, slot=row.slot, timestamp=row.timestamp)
+                               event_index=0, event_seq=row.event_seq + 1, slot=row.slot, timestamp=row.timestamp)
     [log] = BalanceTracker(chain).reconcile_all()
     assert (log.status, log.difference) == ("mismatch", 1_000_000)
     assert log.details["differences"]["ledger.total_balance"] == 1_000_000
     message = staff_alerts.receive()["message"]
-    assert "ledger.total_balance +1000000" in message and "3 ledger events > chain event_seq 2" in message
+    assert "ledger.total_balance +1000000" in message and "3 ledger events > chain 2 events" in message
     assert "+0" not in message
 
 
@@ -266,3 +275,37 @@ def test_track_vault_reads_the_vault_and_its_token_account_at_one_slot(dev_vault
     assert reading.token_amount == 42_000 and reading.slot > 0
     with pytest.raises(Vault.DoesNotExist):
         BalanceTracker(chain).track_vault(str(Keypair().pubkey()))
+
+
+def test_a_frozen_vault_token_account_raises_one_critical_alert(dev_vault, chain, localnet, staff_alerts):
+    """USDT's mint has a freeze authority (so has the localnet mint: the dev admin). A frozen vault
+    token account halts the vault's withdrawals and settlements: the program refuses them with
+    TokenAccountFrozen, and reconciliation (which reads the token account anyway) alerts."""
+    from spl.token.constants import TOKEN_PROGRAM_ID
+    from spl.token.instructions import FreezeAccountParams, freeze_account
+
+    from tests.monitoring.monitor_fixtures import send_raw
+    from vaults.errors import TransactionRejected
+    from vaults.services.vault_manager import VaultManager
+
+    user = dev_vault(deposit=300_000)
+    token_account = chain.vault_token_address(user.owner)
+    admin = localnet.admin
+    freeze = freeze_account(FreezeAccountParams(program_id=TOKEN_PROGRAM_ID, account=token_account,
+                                                mint=chain.usdt_mint, authority=admin.pubkey()))
+    send_raw(chain, [freeze], admin)
+
+    [log] = BalanceTracker(chain).reconcile([Vault.objects.get(owner=user.owner)])
+    assert log.details["token_account_frozen"] is True
+    alert = AuditTrail.objects.get(action="alert.vault_token_account_frozen")
+    assert alert.details["severity"] == "critical" and alert.vault_owner == user.owner
+    assert alert.details["token_account"] == str(token_account)
+    message = staff_alerts.receive()
+    assert (message["kind"], message["severity"], message["vault"]) == ("vault_token_account_frozen", "critical", user.address)
+    # Once per freeze: the next run logs it again but does not alert again.
+    BalanceTracker(chain).reconcile([Vault.objects.get(owner=user.owner)])
+    assert AuditTrail.objects.filter(action="alert.vault_token_account_frozen").count() == 1
+    # And the program names the failure instead of SPL Token's error 17.
+    with pytest.raises(TransactionRejected) as refused:
+        VaultManager(chain).withdraw(user.owner, 1)
+    assert "TokenAccountFrozen" in str(refused.value.code) + str(refused.value.message) + str(refused.value.extra)

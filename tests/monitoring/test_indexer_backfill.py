@@ -5,6 +5,7 @@ import pytest
 from monitoring.indexer.backfill import backfill_program, oldest_first
 from monitoring.indexer.store import cursor_name, index_transaction
 from monitoring.models import IndexedEvent, IndexerCursor
+from tests.localnet import seq_base
 from tests.monitoring.indexer_support import chain, start_cursor_at_chain_head, vault_user  # noqa: F401
 from vaults.chain.client import SignatureInfo
 from vaults.models import Transaction
@@ -32,7 +33,8 @@ def test_backfill_applies_everything_since_the_cursor_oldest_first(chain, vault_
 
     assert (report.seen, report.indexed, report.new_events) == (6, 5, 5)
     rows = Transaction.objects.filter(vault__owner=user.owner).order_by("event_seq")
-    assert [(r.transaction_type, r.amount, r.event_seq) for r in rows] == [
+    base = seq_base(chain, user.owner)
+    assert [(r.transaction_type, r.amount, r.event_seq - base) for r in rows] == [
         ("initialize", 0, 1), ("deposit", 1_000, 2), ("deposit", 2_000, 3), ("deposit", 3_000, 4), ("deposit", 4_000, 5)]
     assert [r.signature for r in rows] == signatures + [last]
     assert not Transaction.objects.filter(signature=failed.signature).exists()

@@ -5,6 +5,7 @@ import pytest
 
 from monitoring import replay
 from monitoring.indexer.events import vault_sides
+from monitoring.indexer.sequence import first_seq
 from monitoring.models import IndexedEvent
 from tests.monitoring.event_factory import apply, deposit, initialized, new_owner, state, transfer
 from vaults.chain.client import ProgramEvent
@@ -80,3 +81,48 @@ def test_transfer_sides_carry_each_vaults_own_post_state():
     event = ProgramEvent(0, *transfer(new_owner(), new_owner(), amount=5, from_seq=4, to_seq=2, from_total=10,
                                       to_total=5, caller=new_owner()))
     assert [(s.seq, s.total_balance) for s in vault_sides(event)] == [(4, 10), (2, 5)]
+
+
+def with_generation(event, generation):
+    name, fields = event
+    return name, {**fields, "generation": generation}
+
+
+def test_v2_numbering_from_the_generation_start_is_announced_in_order():
+    """Vault program v2 numbers a vault's events from (generation << 20) + 1."""
+    owner, first = new_owner(), first_seq(42)
+    vault_state = state(owner, seq=first + 1, total=10)
+    _, opened = apply(with_generation(initialized(owner, seq=first), 42), states={owner: vault_state})
+    assert kinds(opened) == [("vault_initialized", first), ("balance_update", first)]
+    _, deposited = apply(with_generation(deposit(owner, first + 1, 10, 10), 42), states={owner: vault_state})
+    assert kinds(deposited) == [("deposit", first + 1), ("balance_update", first + 1)]
+
+
+def test_a_vault_created_again_at_the_same_address_starts_a_new_announced_run():
+    owner = new_owner()
+    old = state(owner, seq=first_seq(40) + 1, total=0)
+    apply(with_generation(initialized(owner, seq=first_seq(40)), 40), states={owner: old})
+    apply(with_generation(("VaultClosedEvent", {"owner": owner, "vault": old.address, "seq": first_seq(40) + 1,
+                                                "timestamp": 1}), 40), states={owner: None})
+    again = state(owner, seq=first_seq(77), total=0)
+    result, opened = apply(with_generation(initialized(owner, seq=first_seq(77)), 77), states={owner: again})
+    assert result.gaps == set()
+    assert kinds(opened) == [("vault_initialized", first_seq(77)), ("balance_update", first_seq(77))]
+
+
+def test_a_stranded_lock_release_is_announced_as_an_unlock_by_the_removed_program():
+    """Vault program v2: the owner's release of a removed program's locks, after the grace."""
+    owner, removed = new_owner(), new_owner()
+    vault_state = state(owner, seq=2, total=1_000)
+    apply(initialized(owner), states={owner: vault_state})
+    name, fields = deposit(owner, 2, 600, 1_000, name="StrandedLockReleasedEvent")
+    _, released = apply((name, {**fields, "caller_program": removed, "caller_locked": 0}), states={owner: vault_state})
+    assert kinds(released) == [("unlock", 2), ("balance_update", 2)]
+    assert (released[0]["amount"], released[0]["caller_program"]) == (600, removed)
+
+
+def test_each_side_of_a_transfer_carries_its_vaults_generation():
+    name, fields = transfer(new_owner(), new_owner(), amount=5, from_seq=first_seq(7) + 3, to_seq=first_seq(9) + 1,
+                            from_total=10, to_total=5, caller=new_owner())
+    event = ProgramEvent(0, name, {**fields, "from_generation": 7, "to_generation": 9})
+    assert [(s.generation, s.seq) for s in vault_sides(event)] == [(7, first_seq(7) + 3), (9, first_seq(9) + 1)]

@@ -7,6 +7,7 @@ from monitoring.indexer.runner import Indexer, IndexerOptions
 from monitoring.indexer.sequence import missing_seqs, vaults_with_gaps
 from monitoring.indexer.store import cursor_name, index_transaction
 from monitoring.models import IndexedEvent, IndexerCursor
+from tests.localnet import seq_base
 from tests.monitoring.indexer_support import chain, start_cursor_at_chain_head, vault_user  # noqa: F401
 from vaults.models import Transaction
 
@@ -28,11 +29,12 @@ def test_a_sequence_jump_is_detected_and_filled_from_the_vaults_address(chain, v
     result = index_transaction(chain, signatures[-1], source="live")
 
     assert result.gaps == {user.vault}
-    assert missing_seqs(user.vault) == [1, 2, 3]
+    base = seq_base(chain, user.owner)
+    assert missing_seqs(user.vault) == [base + 1, base + 2, base + 3]
     repair = fill_vault_gap(chain, user.vault, page_limit=2)
-    assert (repair.missing_before, repair.indexed, repair.missing_after) == ([1, 2, 3], 3, [])
+    assert (repair.missing_before, repair.indexed, repair.missing_after) == ([base + 1, base + 2, base + 3], 3, [])
     rows = Transaction.objects.filter(vault__owner=user.owner).order_by("event_seq")
-    assert [(r.event_seq, r.amount, r.signature) for r in rows] == [
+    assert [(r.event_seq - base, r.amount, r.signature) for r in rows] == [
         (1, 0, signatures[0]), (2, 100, signatures[1]), (3, 200, signatures[2]), (4, 300, signatures[3])]
 
 
@@ -54,7 +56,8 @@ def test_a_hole_found_at_startup_is_repaired_by_the_next_round(chain, vault_user
     before = sorted(Transaction.objects.filter(vault__owner=user.owner).values_list("signature", "event_seq", "amount"))
     Transaction.objects.filter(signature__in=signatures[1:3]).delete()
     IndexedEvent.objects.filter(signature__in=signatures[1:3]).delete()
-    assert vaults_with_gaps() == {user.vault: [2, 3]}
+    base = seq_base(chain, user.owner)
+    assert vaults_with_gaps() == {user.vault: [base + 2, base + 3]}
 
     restarted = Indexer(chain, IndexerOptions(finality_seconds=3600))
     restarted.find_existing_gaps()

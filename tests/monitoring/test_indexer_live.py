@@ -7,6 +7,7 @@ import pytest
 from monitoring import streams
 
 from monitoring.indexer.live import RecentSignatures, StreamWatchdog
+from tests.localnet import seq_base
 from tests.monitoring.monitor_fixtures import Listener
 from tests.monitoring.indexer_support import (  # noqa: F401 - fixtures
     chain,
@@ -94,7 +95,7 @@ def test_the_live_stream_stores_and_announces_a_deposit_long_before_the_next_pol
     listener.close()
     assert [m["type"] for m in messages] == ["deposit", "balance_update"]
     assert (messages[0]["user"], messages[0]["amount"], messages[0]["signature"], messages[0]["seq"]) == (
-        user.owner, 31_337, signature, 2)
+        user.owner, 31_337, signature, seq_base(chain, user.owner) + 2)
     assert (messages[1]["vault"], messages[1]["total_balance"]) == (user.vault, 31_337)
 
 
@@ -133,6 +134,7 @@ def test_dead_stream_the_backfill_closes_the_gap_within_the_poll_interval(chain,
     assert max(lags) <= poll_seconds + 1.0, lags
     amounts = list(Transaction.objects.filter(vault__owner=user.owner, transaction_type="deposit")
                    .order_by("event_seq").values_list("amount", "event_seq"))
-    assert amounts == [(1_000, 2), (2_000, 3), (3_000, 4)]
+    base = seq_base(chain, user.owner)
+    assert amounts == [(1_000, base + 2), (2_000, base + 3), (3_000, base + 4)]
     indexer.wait_for_log("live: resubscribing", timeout=15)
     assert indexer.alive()

@@ -8,6 +8,7 @@ import pytest
 from monitoring.indexer.sequence import missing_seqs
 from monitoring.indexer.store import cursor_name
 from monitoring.models import IndexedEvent, IndexerCursor
+from tests.localnet import seq_base
 from tests.monitoring.indexer_support import (  # noqa: F401 - fixtures
     chain,
     indexer_process,
@@ -31,16 +32,17 @@ def _assert_stored_exactly_once(chain, user, deposits: dict[str, int]):
     rows = list(_vault_rows(user.owner).order_by("event_seq").values_list("signature", "transaction_type", "amount",
                                                                          "event_seq"))
     assert len(rows) == 1 + len(deposits)
-    assert rows[0][1:] == ("initialize", 0, 1)
+    base = seq_base(chain, user.owner)
+    assert rows[0][1:] == ("initialize", 0, base + 1)
     assert [(r[0], r[2]) for r in rows[1:]] == [(s, a) for s, a in deposits.items()]
-    assert [r[3] for r in rows] == list(range(1, len(deposits) + 2))
+    assert [r[3] - base for r in rows] == list(range(1, len(deposits) + 2))
     seqs = list(IndexedEvent.objects.filter(vault_address=user.vault).order_by("seq").values_list("seq", flat=True))
-    assert seqs == list(range(1, len(deposits) + 2))
+    assert [seq - base for seq in seqs] == list(range(1, len(deposits) + 2))
     assert missing_seqs(user.vault) == []
     stored = Vault.objects.get(owner=user.owner)
     on_chain = chain.get_vault(user.owner)
     assert stored.total_balance == on_chain.total_balance == sum(deposits.values())
-    assert stored.event_seq == on_chain.event_seq == len(deposits) + 1
+    assert stored.event_seq == on_chain.event_seq == base + len(deposits) + 1
 
 
 def _deposit_burst(user, amounts, sent: dict, pause=0.03):

@@ -11,6 +11,7 @@ from channels.layers import get_channel_layer
 from monitoring import streams
 from monitoring.indexer.store import index_transaction
 from monitoring.models import IndexedEvent
+from tests.localnet import seq_base
 from tests.monitoring.indexer_support import chain, vault_user  # noqa: F401 - fixtures
 from vaults.models import Transaction, Vault
 
@@ -54,8 +55,10 @@ def test_truncated_logs_event_is_recovered_from_the_inner_instruction(chain, vau
 
     assert result.new_events == 1
     row = Transaction.objects.get(signature=signature)
-    assert (row.transaction_type, row.amount, row.event_seq, row.event_index) == ("deposit", 123_456, 2, 0)
-    assert list(IndexedEvent.objects.filter(signature=signature).values_list("vault_address", "seq")) == [(user.vault, 2)]
+    base = seq_base(chain, user.owner)
+    assert (row.transaction_type, row.amount, row.event_seq, row.event_index) == ("deposit", 123_456, base + 2, 0)
+    assert list(IndexedEvent.objects.filter(signature=signature).values_list("vault_address", "seq", "generation")) == [
+        (user.vault, base + 2, base >> 20)]
     assert Vault.objects.get(owner=user.owner).total_balance == 123_456
 
 
@@ -75,7 +78,8 @@ def test_applying_twice_stores_once_and_announces_once(chain, vault_user, clean_
     messages = _drain(channel)
     assert [m["type"] for m in messages] == ["deposit", "balance_update"]
     deposit, balance = messages
+    base = seq_base(chain, user.owner)
     assert {k: deposit[k] for k in ("user", "amount", "signature", "vault", "seq")} == {
-        "user": user.owner, "amount": 70_000, "signature": signature, "vault": user.vault, "seq": 2}
-    assert (balance["total_balance"], balance["available_balance"], balance["seq"]) == (70_000, 70_000, 2)
+        "user": user.owner, "amount": 70_000, "signature": signature, "vault": user.vault, "seq": base + 2}
+    assert (balance["total_balance"], balance["available_balance"], balance["seq"]) == (70_000, 70_000, base + 2)
 

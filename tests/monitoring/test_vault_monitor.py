@@ -23,8 +23,10 @@ def test_lock_with_a_forged_caller_is_detected(dev_vault, chain, localnet, staff
     monitor = VaultMonitor(chain)
     monitor.scan_failed_transactions()  # sets the cursor: only what follows is new
     signature = send_raw(chain, [chain.lock_collateral_instruction(victim.owner, 10, forger.pubkey())], forger)
-    unlock = chain._vault_ix("unlock_collateral", [10], {"caller_authority": forger.pubkey(),
-                                                         "vault": chain.vault_address(victim.owner)})
+    vault = chain.vault_address(victim.owner)
+    unlock = chain._vault_ix("unlock_collateral", [10], {
+        "caller_authority": forger.pubkey(), "vault": vault,
+        "caller_lock": chain.caller_lock_address(vault, chain.position_manager_id)})
     unlock_signature = send_raw(chain, [unlock], forger)
     assert chain.get_vault(victim.owner).locked_balance == 0  # the program refused it
 

@@ -19,10 +19,12 @@ from solders.transaction import Transaction
 from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
 from spl.token.constants import ASSOCIATED_TOKEN_PROGRAM_ID, TOKEN_PROGRAM_ID
 from spl.token.instructions import (
+    FreezeAccountParams,
     InitializeMintParams,
     MintToParams,
     TransferCheckedParams,
     create_associated_token_account,
+    freeze_account,
     get_associated_token_address,
     initialize_mint,
     mint_to,
@@ -36,6 +38,9 @@ IDL_DIR = ROOT / "idl"
 
 SYSTEM_PROGRAM_ID = Pubkey.from_string("11111111111111111111111111111111")
 LOADER_V3 = Pubkey.from_string("BPFLoaderUpgradeab1e11111111111111111111111")
+LOADER_V4 = Pubkey.from_string("LoaderV411111111111111111111111111111111111")
+# The audit's malicious CPI proxy (programs/caller-proxy, a test fixture): an address of our own.
+PROXY_ID = Pubkey(bytes([42] * 32))
 EVENT_IX_TAG = bytes.fromhex("e445a52e51cb9a1d")
 DECIMALS = 6
 U64_MAX = 2**64 - 1
@@ -65,6 +70,14 @@ def margin_pda(owner: Pubkey, program_id: Pubkey = PM_ID) -> Pubkey:
 
 def caller_pda(program_id: Pubkey) -> Pubkey:
     return Pubkey.find_program_address([b"vault_caller"], program_id)[0]
+
+
+def caller_lock_pda(vault: Pubkey, program_id: Pubkey = PM_ID) -> Pubkey:
+    return Pubkey.find_program_address([b"caller_lock", bytes(vault), bytes(program_id)], VAULT_ID)[0]
+
+
+def program_data_pda(program_id: Pubkey) -> Pubkey:
+    return Pubkey.find_program_address([bytes(program_id)], LOADER_V3)[0]
 
 
 def error_code(name: str, doc: dict = VAULT_IDL_DOC) -> int:
@@ -99,7 +112,8 @@ class Outcome:
     message: Message
 
     def events(self) -> list[tuple[str, dict, str]]:
-        """Events of the vault program as (name, fields, source), from both forms."""
+        """Events of the vault program as (name, fields, source). v2 emits them only as self-CPIs;
+        `Program data:` lines, if any ever appeared, would be listed with source "log"."""
         found = []
         EventParser(VAULT_ID, VAULT.coder).parse_logs(
             self.logs, lambda event: found.append((event.name, _fields(event.data), "log"))
@@ -107,6 +121,11 @@ class Outcome:
         for name, data in self.cpi_events():
             found.append((name, data, "cpi"))
         return found
+
+    def event(self, name: str) -> dict:
+        """The fields of the one event called `name`."""
+        (fields,) = [fields for found, fields, _ in self.events() if found == name]
+        return fields
 
     def cpi_events(self) -> list[tuple[str, dict]]:
         if not self.ok:
@@ -133,20 +152,35 @@ def _fields(container) -> dict:
 class Chain:
     """One LiteSVM instance with both programs, a 6-decimal USDT-like mint and an admin."""
 
-    def __init__(self, *, extra_programs: dict[Pubkey, str] | None = None, upgrade_authority: Pubkey | None = None):
+    def __init__(
+        self,
+        *,
+        extra_programs: dict[Pubkey, str] | None = None,
+        upgrade_authority: Pubkey | None = None,
+        pm_upgrade_authority: Pubkey | None = None,
+        proxy: bool = False,
+        freezable_mint: bool = False,
+    ):
         self.svm = LiteSVM()
         self.program_data = VAULT_ID
+        self.pm_program_data = PM_ID
         if upgrade_authority is None:
             self.svm.add_program(VAULT_ID, (DEPLOY / "collateral_vault.so").read_bytes())
         else:
             self.program_data = self.deploy_upgradeable(VAULT_ID, "collateral_vault.so", upgrade_authority)
-        self.svm.add_program(PM_ID, (DEPLOY / "position_manager.so").read_bytes())
+        if pm_upgrade_authority is None:
+            self.svm.add_program(PM_ID, (DEPLOY / "position_manager.so").read_bytes())
+        else:
+            self.pm_program_data = self.deploy_upgradeable(PM_ID, "position_manager.so", pm_upgrade_authority)
+        if proxy:
+            self.svm.add_program(PROXY_ID, (DEPLOY / "caller_proxy.so").read_bytes())
         for program_id, name in (extra_programs or {}).items():
             self.svm.add_program(program_id, (DEPLOY / name).read_bytes())
         self.fee_payer = self.funded()
         self.admin = self.funded()
         self.mint_authority = Keypair()
-        self.mint = self.create_mint(self.mint_authority.pubkey())
+        # USDT's mint has a freeze authority; `freezable_mint` gives ours one (the mint authority).
+        self.mint = self.create_mint(self.mint_authority.pubkey(), freeze=freezable_mint)
 
     def deploy_upgradeable(self, program_id: Pubkey, name: str, authority: Pubkey) -> Pubkey:
         """Deploys as the upgradeable loader lays it out on a real cluster: a program account
@@ -192,13 +226,13 @@ class Chain:
         return {a: self.account(a) for a in addresses}
 
     # -- SPL Token ------------------------------------------------------------------------
-    def create_mint(self, authority: Pubkey, decimals: int = DECIMALS) -> Pubkey:
+    def create_mint(self, authority: Pubkey, decimals: int = DECIMALS, freeze: bool = False) -> Pubkey:
         mint = Keypair()
         rent = self.svm.minimum_balance_for_rent_exemption(82)
         self.ok(
             [
                 create_account(CreateAccountParams(from_pubkey=self.fee_payer.pubkey(), to_pubkey=mint.pubkey(), lamports=rent, space=82, owner=TOKEN_PROGRAM_ID)),
-                initialize_mint(InitializeMintParams(decimals=decimals, program_id=TOKEN_PROGRAM_ID, mint=mint.pubkey(), mint_authority=authority, freeze_authority=None)),
+                initialize_mint(InitializeMintParams(decimals=decimals, program_id=TOKEN_PROGRAM_ID, mint=mint.pubkey(), mint_authority=authority, freeze_authority=authority if freeze else None)),
             ],
             mint,
         )
@@ -216,6 +250,11 @@ class Chain:
     def mint_to(self, destination: Pubkey, amount: int, mint: Pubkey | None = None, authority: Keypair | None = None) -> None:
         authority = authority or self.mint_authority
         self.ok([mint_to(MintToParams(program_id=TOKEN_PROGRAM_ID, mint=mint or self.mint, dest=destination, mint_authority=authority.pubkey(), amount=amount))], authority)
+
+    def freeze(self, token_account: Pubkey) -> None:
+        """The mint's freeze authority freezes a token account (SPL Token `FreezeAccount`)."""
+        ix = freeze_account(FreezeAccountParams(program_id=TOKEN_PROGRAM_ID, account=token_account, mint=self.mint, authority=self.mint_authority.pubkey()))
+        self.ok([ix], self.mint_authority)
 
     def transfer_tokens(self, source: Pubkey, destination: Pubkey, owner: Keypair, amount: int) -> None:
         self.ok(
@@ -262,6 +301,20 @@ class Chain:
         ix, admin = self.admin_ix("add_authorized_program", program_id)
         return self.ok([ix], admin)
 
+    def remove(self, program_id: Pubkey) -> Outcome:
+        ix, admin = self.admin_ix("remove_authorized_program", program_id)
+        return self.ok([ix], admin)
+
+    def set_grace(self, seconds: int) -> Outcome:
+        ix, admin = self.admin_ix("set_stranded_lock_grace", seconds)
+        return self.ok([ix], admin)
+
+    def advance_clock(self, seconds: int = 0, slots: int = 0) -> None:
+        clock = self.svm.get_clock()
+        clock.unix_timestamp += seconds
+        clock.slot += slots
+        self.svm.set_clock(clock)
+
     def set_paused(self, action: str, paused: bool) -> Outcome:
         ix, admin = self.admin_ix("set_paused", getattr(VAULT.type["PauseAction"], action)(), paused)
         return self.ok([ix], admin)
@@ -274,12 +327,17 @@ class Chain:
         return VAULT.coder.accounts.decode(bytes(self.account(VAULT_AUTHORITY).data))
 
     # -- position manager -----------------------------------------------------------------
-    def initialize_manager(self, keeper: Pubkey, program_id: Pubkey = PM_ID) -> Outcome:
+    def initialize_manager_ix(self, keeper: Pubkey, admin: Pubkey, program_id: Pubkey = PM_ID, program_data: Pubkey | None = None) -> Instruction:
         config = Pubkey.find_program_address([b"config"], program_id)[0]
-        return self.ok(
-            [pm_ix("initialize", keeper, program_id=program_id, admin=self.admin.pubkey(), config=config, system_program=SYSTEM_PROGRAM_ID)],
-            self.admin,
+        ix = pm_ix(
+            "initialize", keeper, program_id=program_id, admin=admin, config=config, program=program_id,
+            program_data=program_data or (self.pm_program_data if program_id == PM_ID else program_id),
+            system_program=SYSTEM_PROGRAM_ID,
         )
+        return ix
+
+    def initialize_manager(self, keeper: Pubkey, program_id: Pubkey = PM_ID) -> Outcome:
+        return self.ok([self.initialize_manager_ix(keeper, self.admin.pubkey(), program_id)], self.admin)
 
 
 def _custom_code(err) -> int | None:
@@ -352,12 +410,46 @@ class User:
         return vault_ix(
             "close_vault",
             owner=self.pubkey,
+            vault_authority=VAULT_AUTHORITY,
             vault=self.vault,
             vault_token_account=self.vault_token_account,
+            collateral_mint=self.chain.mint,
             token_program=TOKEN_PROGRAM_ID,
             event_authority=EVENT_AUTHORITY,
             program=VAULT_ID,
         )
+
+    def caller_lock(self, program_id: Pubkey = PM_ID) -> Pubkey:
+        return caller_lock_pda(self.vault, program_id)
+
+    def approve_ix(self, program_id: Pubkey = PM_ID, cap: int | None = None) -> Instruction:
+        return vault_ix(
+            "approve_caller", program_id, cap,
+            owner=self.pubkey, vault_authority=VAULT_AUTHORITY, vault=self.vault, caller_lock=self.caller_lock(program_id),
+            system_program=SYSTEM_PROGRAM_ID, event_authority=EVENT_AUTHORITY, program=VAULT_ID,
+        )
+
+    def revoke_ix(self, program_id: Pubkey = PM_ID) -> Instruction:
+        return vault_ix(
+            "revoke_caller", program_id,
+            owner=self.pubkey, vault=self.vault, caller_lock=self.caller_lock(program_id), event_authority=EVENT_AUTHORITY, program=VAULT_ID,
+        )
+
+    def release_stranded_ix(self, program_id: Pubkey = PM_ID) -> Instruction:
+        return vault_ix(
+            "release_stranded_lock", program_id,
+            owner=self.pubkey, vault_authority=VAULT_AUTHORITY, vault=self.vault, caller_lock=self.caller_lock(program_id),
+            event_authority=EVENT_AUTHORITY, program=VAULT_ID,
+        )
+
+    def caller_lock_state(self, program_id: Pubkey = PM_ID):
+        account = self.chain.account(self.caller_lock(program_id))
+        if account is None or account.owner != VAULT_ID:
+            return None
+        return VAULT.coder.accounts.decode(bytes(account.data))
+
+    def margin_state(self, program_id: Pubkey = PM_ID):
+        return PM.coder.accounts.decode(bytes(self.chain.account(margin_pda(self.pubkey, program_id)).data))
 
     def pm_accounts(self, program_id: Pubkey = PM_ID) -> dict:
         return dict(
@@ -365,6 +457,7 @@ class User:
             config=Pubkey.find_program_address([b"config"], program_id)[0],
             margin_account=margin_pda(self.pubkey, program_id),
             vault=self.vault,
+            caller_lock=self.caller_lock(program_id),
             caller_authority=caller_pda(program_id),
             vault_authority=VAULT_AUTHORITY,
             vault_event_authority=EVENT_AUTHORITY,
@@ -381,11 +474,11 @@ class User:
             system_program=SYSTEM_PROGRAM_ID,
         )
 
-    def open_position_ix(self, amount: int, program_id: Pubkey = PM_ID) -> Instruction:
-        return pm_ix("open_position", amount, program_id=program_id, **self.pm_accounts(program_id))
+    def open_position_ix(self, amount: int, size: int = 0, program_id: Pubkey = PM_ID) -> Instruction:
+        return pm_ix("open_position", amount, size, program_id=program_id, **self.pm_accounts(program_id))
 
-    def close_position_ix(self, amount: int, program_id: Pubkey = PM_ID) -> Instruction:
-        return pm_ix("close_position", amount, program_id=program_id, **self.pm_accounts(program_id))
+    def close_position_ix(self, amount: int, size: int = 0, program_id: Pubkey = PM_ID) -> Instruction:
+        return pm_ix("close_position", amount, size, program_id=program_id, **self.pm_accounts(program_id))
 
     def lock_ix_direct(self, amount: int, caller: Pubkey, *, caller_signs: bool = True) -> Instruction:
         """`lock_collateral` sent straight to the vault program, not through a CPI."""
@@ -395,6 +488,7 @@ class User:
             caller_authority=caller,
             vault_authority=VAULT_AUTHORITY,
             vault=self.vault,
+            caller_lock=self.caller_lock(),
             event_authority=EVENT_AUTHORITY,
             program=VAULT_ID,
         )
@@ -418,6 +512,7 @@ def liquidate_ix(chain: Chain, keeper: Keypair, victim: User, keeper_user: User,
         config=Pubkey.find_program_address([b"config"], program_id)[0],
         margin_account=margin_pda(victim.pubkey, program_id),
         from_vault=victim.vault,
+        from_caller_lock=caller_lock_pda(victim.vault, program_id),
         from_vault_token_account=victim.vault_token_account,
         to_vault=keeper_user.vault,
         to_vault_token_account=keeper_user.vault_token_account,
@@ -431,12 +526,59 @@ def liquidate_ix(chain: Chain, keeper: Keypair, victim: User, keeper_user: User,
 
 
 def new_user(
-    chain: Chain, tokens: int = 0, *, open_vault: bool = True, margin: bool = False, keypair: Keypair | None = None
+    chain: Chain,
+    tokens: int = 0,
+    *,
+    open_vault: bool = True,
+    margin: bool = False,
+    approve: bool | None = None,
+    keypair: Keypair | None = None,
 ) -> User:
+    """A funded wallet; `margin=True` also onboards it with the position manager: its margin
+    account and the owner's approval of the position manager (no cap), unless `approve=False`."""
     keypair = keypair or chain.funded()
     user = User(chain, keypair, chain.token_account(keypair.pubkey(), tokens))
     if open_vault:
         chain.ok([user.init_vault_ix()], keypair)
     if margin:
         chain.ok([user.create_margin_ix()], keypair)
+    if approve if approve is not None else margin:
+        chain.ok([user.approve_ix()], keypair)
     return user
+
+
+class ProxyCall:
+    """Instructions sent through the caller proxy (the audit's malicious program): the vault
+    instruction as anchorpy builds it, re-routed so the proxy signs its caller PDA."""
+
+    def __init__(self, chain: Chain, program_id: Pubkey = PROXY_ID):
+        self.chain = chain
+        self.program_id = program_id
+        self.caller, self.bump = Pubkey.find_program_address([b"vault_caller"], program_id)
+
+    def wrap(self, vault_instruction: Instruction) -> Instruction:
+        """`vault_instruction`'s first account must be the caller authority."""
+        rest = list(vault_instruction.accounts)[1:]
+        accounts = [AccountMeta(self.caller, False, False), AccountMeta(VAULT_ID, False, False), *rest]
+        return Instruction(self.program_id, bytes([self.bump]) + bytes(vault_instruction.data), accounts)
+
+    def lock(self, user: "User", amount: int, caller_lock: Pubkey | None = None) -> Instruction:
+        return self.wrap(vault_ix(
+            "lock_collateral", amount, caller_authority=self.caller, vault_authority=VAULT_AUTHORITY, vault=user.vault,
+            caller_lock=caller_lock or user.caller_lock(self.program_id), event_authority=EVENT_AUTHORITY, program=VAULT_ID,
+        ))
+
+    def unlock(self, user: "User", amount: int, caller_lock: Pubkey | None = None) -> Instruction:
+        return self.wrap(vault_ix(
+            "unlock_collateral", amount, caller_authority=self.caller, vault_authority=VAULT_AUTHORITY, vault=user.vault,
+            caller_lock=caller_lock or user.caller_lock(self.program_id), event_authority=EVENT_AUTHORITY, program=VAULT_ID,
+        ))
+
+    def transfer(self, source: "User", destination: "User", amount: int, caller_lock: Pubkey | None = None) -> Instruction:
+        return self.wrap(vault_ix(
+            "transfer_collateral", amount, caller_authority=self.caller, vault_authority=VAULT_AUTHORITY,
+            from_vault=source.vault, from_caller_lock=caller_lock or source.caller_lock(self.program_id),
+            from_vault_token_account=source.vault_token_account, to_vault=destination.vault,
+            to_vault_token_account=destination.vault_token_account, collateral_mint=self.chain.mint,
+            token_program=TOKEN_PROGRAM_ID, event_authority=EVENT_AUTHORITY, program=VAULT_ID,
+        ))

@@ -9,6 +9,7 @@ import pytest
 from .svm import PM_ID, PM_IDL_DOC, VAULT, VAULT_AUTHORITY, VAULT_IDL_DOC, new_user
 
 PRIMITIVE_SIZES = {"u8": 1, "bool": 1, "u64": 8, "i64": 8, "pubkey": 32}
+EVENT_IX_TAG = bytes.fromhex("e445a52e51cb9a1d")
 
 
 def sha8(preimage: str) -> list[int]:
@@ -50,12 +51,16 @@ def test_idl_account_sizes_match_accounts_the_program_created(chain, alice):
 
 def test_idl_event_layouts_match_emitted_bytes(chain, alice):
     outcome = chain.ok([alice.deposit_ix(5)], alice.keypair)
-    data_lines = [line for line in outcome.logs if line.startswith("Program data: ")]
-    import base64
-
-    payload = base64.b64decode(data_lines[0].split(": ", 1)[1])
+    keys = outcome.message.account_keys
+    payloads = [
+        bytes(inner.instruction().data)
+        for group in outcome.meta.inner_instructions()
+        for inner in group
+        if keys[inner.instruction().program_id_index] == VAULT.program_id and bytes(inner.instruction().data).startswith(EVENT_IX_TAG)
+    ]
     deposit = next(t for t in VAULT_IDL_DOC["types"] if t["name"] == "DepositEvent")
-    assert len(payload) == 8 + sum(borsh_size(VAULT_IDL_DOC, f["type"]) for f in deposit["type"]["fields"])
+    assert len(payloads) == 1
+    assert len(payloads[0]) == 8 + 8 + sum(borsh_size(VAULT_IDL_DOC, f["type"]) for f in deposit["type"]["fields"])
 
 
 def test_seed_account_fields_are_kept_exactly():
@@ -69,6 +74,9 @@ def test_seed_account_fields_are_kept_exactly():
 
 def test_accounts_decode_through_the_idl_coder(chain, alice):
     chain.ok([alice.deposit_ix(42), alice.open_position_ix(2)], alice.keypair)
+    record = VAULT.coder.accounts.decode(bytes(chain.account(alice.caller_lock()).data))
+    assert (record.vault, record.caller_program, record.locked, record.cap) == (alice.vault, PM_ID, 2, 2**64 - 1)
+    assert len(chain.account(alice.caller_lock()).data) == 8 + borsh_size(VAULT_IDL_DOC, {"defined": {"name": "CallerLock"}})
     vault = VAULT.coder.accounts.decode(bytes(chain.account(alice.vault).data))
     assert (vault.total_balance, vault.locked_balance, vault.available_balance) == (42, 2, 40)
     authority = VAULT.coder.accounts.decode(bytes(chain.account(VAULT_AUTHORITY).data))

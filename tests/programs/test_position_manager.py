@@ -10,8 +10,10 @@ def test_open_position_locks_collateral_by_cpi(chain, alice):
     # Locking moves no tokens.
     assert chain.token_amount(alice.vault_token_account) == 1_000_000
     events = outcome.events()
-    assert [(name, source) for name, _, source in events] == [("LockEvent", "log"), ("LockEvent", "cpi")]
+    assert [(name, source) for name, _, source in events] == [("LockEvent", "cpi")]
     assert events[0][1]["caller_program"] == PM_ID and events[0][1]["locked_balance"] == 400_000
+    assert events[0][1]["caller_locked"] == 400_000
+    assert alice.caller_lock_state().locked == 400_000
 
 
 def test_close_position_unlocks_by_cpi(chain, alice):
@@ -20,7 +22,8 @@ def test_close_position_unlocks_by_cpi(chain, alice):
     outcome = chain.ok([alice.close_position_ix(150_000)], alice.keypair)
     assert alice.balances() == (1_000_000, 250_000, 750_000)
     assert outcome.events()[0][0] == "UnlockEvent"
-    assert int.from_bytes(bytes(chain.account(alice.margin).data)[72:80], "little") == 250_000
+    assert alice.margin_state().locked == 250_000
+    assert alice.caller_lock_state().locked == 250_000
 
 
 def test_liquidation_transfers_locked_collateral_between_vaults(chain, alice):
@@ -39,3 +42,6 @@ def test_liquidation_transfers_locked_collateral_between_vaults(chain, alice):
     assert name == "TransferEvent"
     assert fields["from_vault"] == alice.vault and fields["to_vault"] == keeper.vault
     assert fields["from_locked_balance"] == 150_000 and fields["to_available_balance"] == 450_000
+    assert fields["from_caller_locked"] == 150_000 and alice.caller_lock_state().locked == 150_000
+    # A liquidation closes the position.
+    assert (alice.margin_state().locked, alice.margin_state().position_size) == (150_000, 0)

@@ -1,5 +1,7 @@
-"""Random operation sequences across several users keep every invariant: the ledger identity
-`total = locked + available`, token accounts equal to ledgers, conservation of tokens, and
+"""Random operation sequences across several users and two locking programs keep every
+invariant: the ledger identity `total = locked + available`, the vault's `locked` equal to the
+sum of the per-program records (`CallerLock`), each program moving only what it locked itself
+and within the owner's cap, token accounts equal to ledgers, conservation of tokens, and
 agreement with an independent model of what each operation should do."""
 
 from dataclasses import dataclass, field
@@ -7,10 +9,11 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .svm import PM_ID, U64_MAX, Chain, liquidate_ix, new_user
+from .svm import PM_ID, PROXY_ID, U64_MAX, Chain, ProxyCall, liquidate_ix, new_user
 
 START = 1_000_000
 USERS = 3
+PROXY_CAP = 400_000  # what each owner approved the second program to hold locked
 
 
 @dataclass
@@ -22,7 +25,8 @@ class Model:
     moved_in: int = 0
     moved_out: int = 0
     wallet: int = START
-    margin: int = field(default=0)
+    margin: int = field(default=0)  # the position manager's lock (its margin account)
+    proxy_locked: int = 0  # the second program's lock
 
     @property
     def available(self) -> int:
@@ -31,7 +35,7 @@ class Model:
 
 operations = st.lists(
     st.tuples(
-        st.sampled_from(["deposit", "withdraw", "lock", "unlock", "liquidate", "donate"]),
+        st.sampled_from(["deposit", "withdraw", "lock", "unlock", "liquidate", "donate", "proxy_lock", "proxy_unlock", "proxy_settle"]),
         st.integers(min_value=0, max_value=USERS - 1),
         st.one_of(st.integers(min_value=0, max_value=START + 10), st.just(U64_MAX)),
     ),
@@ -41,11 +45,14 @@ operations = st.lists(
 
 
 def world():
-    chain = Chain()
+    chain = Chain(proxy=True)
     chain.initialize_authority()
     chain.initialize_manager(keeper=chain.admin.pubkey())
     chain.authorize(PM_ID)
+    chain.authorize(PROXY_ID)
     users = [new_user(chain, tokens=START, margin=True) for _ in range(USERS)]
+    for user in users:
+        chain.ok([user.approve_ix(PROXY_ID, cap=PROXY_CAP)], user.keypair)
     keeper = new_user(chain, keypair=chain.admin)
     return chain, users, keeper
 
@@ -60,8 +67,19 @@ def credit(model, surplus):
     model.deposited += surplus
 
 
+def settle(model, keeper_model, surplus, keeper_surplus, amount):
+    credit(model, surplus)
+    credit(keeper_model, keeper_surplus)
+    model.locked -= amount
+    model.total -= amount
+    model.moved_out += amount
+    keeper_model.total += amount
+    keeper_model.moved_in += amount
+
+
 def apply(chain, users, keeper, models, keeper_model, op, index, amount):
     user, model = users[index], models[index]
+    proxy = ProxyCall(chain)
     surplus = pending_surplus(chain, user, model)
     if op == "deposit":
         ok = 0 < amount <= model.wallet and model.total + surplus + amount <= U64_MAX
@@ -96,27 +114,46 @@ def apply(chain, users, keeper, models, keeper_model, op, index, amount):
         keeper_surplus = pending_surplus(chain, keeper, keeper_model)
         outcome = chain.send([liquidate_ix(chain, chain.admin, user, keeper, amount)], chain.admin)
         if ok:
-            credit(model, surplus)
-            credit(keeper_model, keeper_surplus)
-            model.locked -= amount
+            settle(model, keeper_model, surplus, keeper_surplus, amount)
             model.margin -= amount
-            model.total -= amount
-            model.moved_out += amount
-            keeper_model.total += amount
-            keeper_model.moved_in += amount
+    elif op == "proxy_lock":
+        ok = 0 < amount <= model.available and model.proxy_locked + amount <= PROXY_CAP
+        outcome = chain.send([proxy.lock(user, amount)])
+        if ok:
+            model.locked += amount
+            model.proxy_locked += amount
+    elif op == "proxy_unlock":
+        ok = 0 < amount <= model.proxy_locked
+        outcome = chain.send([proxy.unlock(user, amount)])
+        if ok:
+            model.locked -= amount
+            model.proxy_locked -= amount
+    elif op == "proxy_settle":
+        ok = 0 < amount <= model.proxy_locked
+        keeper_surplus = pending_surplus(chain, keeper, keeper_model)
+        outcome = chain.send([proxy.transfer(user, keeper, amount)])
+        if ok:
+            settle(model, keeper_model, surplus, keeper_surplus, amount)
+            model.proxy_locked -= amount
     else:  # tokens sent straight to the vault's token account, outside the program
         if 0 < amount <= model.wallet:
             chain.transfer_tokens(user.token_account, user.vault_token_account, user.keypair, amount)
             model.wallet -= amount
         return
     assert outcome.ok == ok, (op, amount, outcome.custom_error, outcome.logs[-2:])
-    if ok and op in ("deposit", "withdraw", "liquidate"):
+    if ok and op in ("deposit", "withdraw", "liquidate", "proxy_settle"):
         # Every token movement leaves the token account exactly at the ledger.
         assert chain.token_amount(user.vault_token_account) == model.total
 
 
 def check(chain, user, model):
     state = chain.vault_state(user.pubkey)
+    if model is not None and user.caller_lock_state(PM_ID) is not None:
+        # Per-caller records: each program's own lock, summing to the vault's.
+        records = {program: user.caller_lock_state(program) for program in (PM_ID, PROXY_ID)}
+        assert (records[PM_ID].locked, records[PROXY_ID].locked) == (model.margin, model.proxy_locked)
+        assert records[PM_ID].locked + records[PROXY_ID].locked == state.locked_balance
+        assert user.margin_state().locked == records[PM_ID].locked
     assert (state.total_balance, state.locked_balance, state.available_balance) == (model.total, model.locked, model.available)
     assert state.total_balance == state.locked_balance + state.available_balance
     assert state.total_balance == state.total_deposited + state.total_transferred_in - state.total_withdrawn - state.total_transferred_out

@@ -6,6 +6,7 @@ from solders.account import Account
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from solders.system_program import CreateAccountParams, create_account
 from spl.token.instructions import get_associated_token_address
 
 from .svm import (
@@ -143,13 +144,24 @@ def test_fake_vault_owned_by_another_program_is_rejected(chain, funded_alice):
     assert_rejected(chain, [ix], [funded_alice.keypair], "InvalidAccountOwner", watched(chain, funded_alice) + [fake])
 
 
-def test_copied_vault_at_wrong_address_is_rejected(chain, funded_alice):
-    # Same owner program and bytes, but not at the PDA of its owner.
-    real = chain.account(funded_alice.vault)
-    copy = Keypair().pubkey()
-    chain.svm.set_account(copy, Account(lamports=real.lamports, data=bytes(real.data), owner=VAULT_ID, executable=False))
-    ix = funded_alice.withdraw_ix(1, vault=copy)
-    assert_rejected(chain, [ix], [funded_alice.keypair], "InvalidVaultAddress", watched(chain, funded_alice) + [copy])
+def test_account_assigned_to_the_program_from_outside_is_rejected(chain, funded_alice):
+    """The vault checks ownership, size and discriminator instead of re-deriving the PDA (that
+    saves a sha256 on every instruction). That is sound because the only accounts the program
+    owns that it did not create itself are accounts assigned to it from outside, by their own
+    key, and those hold zeroes: only the owner program writes data. Here an attacker does just
+    that, with a vault-sized account, and passes it as Alice's vault."""
+    mallory = chain.funded()
+    squatted = Keypair()
+    size = len(chain.account(funded_alice.vault).data)
+    rent = chain.svm.minimum_balance_for_rent_exemption(size)
+    chain.ok(
+        [create_account(CreateAccountParams(from_pubkey=mallory.pubkey(), to_pubkey=squatted.pubkey(), lamports=rent, space=size, owner=VAULT_ID))],
+        mallory,
+        squatted,
+    )
+    assert chain.account(squatted.pubkey()).owner == VAULT_ID
+    ix = funded_alice.withdraw_ix(1, vault=squatted.pubkey())
+    assert_rejected(chain, [ix], [funded_alice.keypair], "InvalidDiscriminator", watched(chain, funded_alice) + [squatted.pubkey()])
 
 
 def test_account_of_another_type_is_rejected(chain, funded_alice):

@@ -161,6 +161,13 @@ class UnsignedTransactionResponse(serializers.Serializer):
     simulated_units = serializers.IntegerField(allow_null=True, min_value=0)
 
 
+class ProgramLockResponse(serializers.Serializer):
+    program_id = PubkeyField()
+    locked = U64Field()
+    cap = U64Field(allow_null=True, help_text="Most the program may hold locked; null: no cap")
+    approved = serializers.BooleanField(help_text="False once the owner revoked the approval")
+
+
 class BalanceResponse(serializers.Serializer):
     owner = PubkeyField()
     vault = PubkeyField()
@@ -171,6 +178,9 @@ class BalanceResponse(serializers.Serializer):
     total_deposited = U64Field()
     total_withdrawn = U64Field()
     created_at = serializers.IntegerField()
+    program_locks = ProgramLockResponse(
+        many=True, help_text="Extension: what each program holds locked in the vault (their sum is locked_balance)",
+    )
 
 
 class TransactionResponse(serializers.Serializer):

@@ -241,6 +241,8 @@ class VaultBalanceApi(VaultApiView):
             "total_deposited": vault.total_deposited,
             "total_withdrawn": vault.total_withdrawn,
             "created_at": vault.created_at,
+            # Extension (vault program v2): what each program holds locked, with the owner's cap.
+            "program_locks": [dict(lock) for lock in vault.program_locks],
         })
 
 

@@ -45,10 +45,17 @@ VAULT_SEED = b"vault"
 VAULT_AUTHORITY_SEED = b"vault_authority"
 EVENT_AUTHORITY_SEED = b"__event_authority"
 CALLER_AUTHORITY_SEED = b"vault_caller"
+CALLER_LOCK_SEED = b"caller_lock"
+# A CallerLock's cap when the owner set none (u64::MAX).
+NO_CAP = 2**64 - 1
 # Anchor's EVENT_IX_TAG_LE: marks the self-CPI that carries an event (emit_cpi!).
 EVENT_IX_TAG = bytes.fromhex("e445a52e51cb9a1d")
 TOKEN_ACCOUNT_SIZE = 165
 TOKEN_AMOUNT_OFFSET = 64
+# SPL Token `AccountState` byte: 0 uninitialized, 1 initialized, 2 frozen (by the mint's freeze
+# authority; a frozen vault token account halts withdrawals and settlements).
+TOKEN_STATE_OFFSET = 108
+TOKEN_STATE_FROZEN = 2
 FAILED_LOG = re.compile(r"^Program (\w+) failed: custom program error")
 
 
@@ -103,6 +110,31 @@ class VaultAccount:
     event_seq: int
     total_transferred_in: int
     total_transferred_out: int
+    # v2: the slot the vault was created in; its events are numbered from (generation << 20) + 1.
+    generation: int = 0
+    # v2: what each program holds locked in the vault, with the owner's cap (filled by
+    # ChainClient.get_vault_with_locks; plain dicts so the value caches as it is).
+    program_locks: tuple = ()
+
+
+@dataclass(frozen=True)
+class CallerLockAccount:
+    """A program's locks in one vault and the owner's approval (the `CallerLock` account)."""
+
+    address: str
+    vault: str
+    program_id: str
+    locked: int
+    cap: int | None  # None: no cap; 0: approval revoked
+
+    def as_extension(self) -> dict:
+        return {"program_id": self.program_id, "locked": self.locked, "cap": self.cap, "approved": self.cap != 0}
+
+
+@dataclass(frozen=True)
+class RemovedProgram:
+    program_id: str
+    releasable_at: int
 
 
 @dataclass(frozen=True)
@@ -121,6 +153,8 @@ class AuthorityAccount:
     withdraw_paused: bool
     lock_paused: bool
     authorized_programs: tuple[AuthorizedProgram, ...]
+    stranded_lock_grace_seconds: int = 0
+    removed_programs: tuple[RemovedProgram, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -244,6 +278,10 @@ def decode_transaction(raw: bytes) -> VersionedTransaction:
     return transaction
 
 
+def _account_discriminator(name: str) -> bytes:
+    return hashlib.sha256(f"account:{name}".encode()).digest()[:8]
+
+
 def _plain(value):
     """anchorpy containers -> JSON-ready Python values (pubkeys as base58 strings)."""
     if isinstance(value, Pubkey):
@@ -316,6 +354,12 @@ class ChainClient:
     def caller_authority_address(self, caller_program) -> Pubkey:
         return Pubkey.find_program_address([CALLER_AUTHORITY_SEED], parse_pubkey(caller_program))[0]
 
+    def caller_lock_address(self, vault, caller_program) -> Pubkey:
+        """`[b"caller_lock", vault, program]` under the vault program: the owner's approval of
+        that program and what it holds locked in the vault."""
+        seeds = [CALLER_LOCK_SEED, bytes(parse_pubkey(vault)), bytes(parse_pubkey(caller_program))]
+        return Pubkey.find_program_address(seeds, self.program_id)[0]
+
     def associated_token_address(self, owner, mint=None) -> Pubkey:
         mint = parse_pubkey(mint) if mint else self.usdt_mint
         seeds = [bytes(parse_pubkey(owner)), bytes(TOKEN_PROGRAM_ID), bytes(mint)]
@@ -366,9 +410,23 @@ class ChainClient:
     def lock_collateral_instruction(self, owner, amount, caller_authority) -> Instruction:
         """The vault's own lock instruction; only valid inside a CPI from an authorized program
         (which signs for caller_authority). Sent directly it must fail."""
+        vault = self.vault_address(owner)
         return self._vault_ix("lock_collateral", [amount], {
             "caller_authority": parse_pubkey(caller_authority),
-            "vault": self.vault_address(owner),
+            "vault": vault,
+            "caller_lock": self.caller_lock_address(vault, self.position_manager_id or self.program_id),
+        })
+
+    def approve_caller_instruction(self, owner, caller_program, cap: int | None = None) -> Instruction:
+        """The owner's consent to `caller_program` locking collateral in their vault (at most
+        `cap` held locked at once; None for no cap). The owner signs and pays the record's rent."""
+        owner, caller_program = parse_pubkey(owner), parse_pubkey(caller_program)
+        vault = self.vault_address(owner)
+        return self._vault_ix("approve_caller", [caller_program, cap], {
+            "owner": owner,
+            "vault": vault,
+            "caller_lock": self.caller_lock_address(vault, caller_program),
+            "system_program": SYSTEM_PROGRAM_ID,
         })
 
     def position_manager_instruction(self, name, args, accounts) -> Instruction:
@@ -439,6 +497,8 @@ class ChainClient:
         return self._call("getSlot", self.rpc.get_slot).value
 
     def decode_vault(self, address, data: bytes) -> VaultAccount:
+        if data[:8] != _account_discriminator("CollateralVault"):
+            raise ChainError(f"{address} is not a CollateralVault")
         decoded = self.vault_program.coder.accounts.decode(data)
         return VaultAccount(
             address=str(address),
@@ -453,7 +513,45 @@ class ChainClient:
             event_seq=decoded.event_seq,
             total_transferred_in=decoded.total_transferred_in,
             total_transferred_out=decoded.total_transferred_out,
+            generation=decoded.generation,
         )
+
+    def decode_caller_lock(self, address, data: bytes) -> CallerLockAccount:
+        if data[:8] != _account_discriminator("CallerLock"):
+            raise ChainError(f"{address} is not a CallerLock")
+        decoded = self.vault_program.coder.accounts.decode(data)
+        return CallerLockAccount(
+            address=str(address), vault=str(decoded.vault), program_id=str(decoded.caller_program),
+            locked=decoded.locked, cap=None if decoded.cap == NO_CAP else decoded.cap,
+        )
+
+    def get_caller_lock(self, vault, caller_program) -> CallerLockAccount | None:
+        """`caller_program`'s record in `vault`; None when the owner never approved it (or the
+        record was closed)."""
+        address = self.caller_lock_address(vault, caller_program)
+        found = self._account_data(address)
+        if found is None or found[1] != str(self.program_id):
+            return None
+        return self.decode_caller_lock(address, found[0])
+
+    def get_caller_locks(self, vault) -> list[CallerLockAccount]:
+        """Every program's record in `vault` (getProgramAccounts on the CallerLock
+        discriminator and the vault address), ordered by program id."""
+        discriminator = _account_discriminator("CallerLock")
+        resp = self._call(
+            "getProgramAccounts", self.rpc.get_program_accounts, self.program_id, self.commitment, "base64", None,
+            [MemcmpOpts(offset=0, bytes=b58encode(discriminator)), MemcmpOpts(offset=8, bytes=str(parse_pubkey(vault)))],
+        )
+        locks = [self.decode_caller_lock(item.pubkey, bytes(item.account.data)) for item in resp.value]
+        return sorted(locks, key=lambda lock: lock.program_id)
+
+    def get_vault_with_locks(self, owner) -> VaultAccount | None:
+        """The vault and, in `program_locks`, what each program holds locked in it."""
+        vault = self.get_vault(owner)
+        if vault is None:
+            return None
+        locks = tuple(lock.as_extension() for lock in self.get_caller_locks(vault.address))
+        return VaultAccount(**{**vault.__dict__, "program_locks": locks})
 
     def account_exists(self, address) -> bool:
         return self._account_data(address) is not None
@@ -475,6 +573,10 @@ class ChainClient:
             AuthorizedProgram(str(p.program_id), str(p.caller_authority))
             for p in decoded.authorized_programs[: decoded.authorized_program_count]
         )
+        removed = tuple(
+            RemovedProgram(str(p.program_id), p.releasable_at)
+            for p in decoded.removed_programs[: decoded.removed_program_count]
+        )
         return AuthorityAccount(
             address=str(address),
             admin=str(decoded.admin),
@@ -484,6 +586,8 @@ class ChainClient:
             withdraw_paused=bool(decoded.withdraw_paused),
             lock_paused=bool(decoded.lock_paused),
             authorized_programs=programs,
+            stranded_lock_grace_seconds=decoded.stranded_lock_grace_seconds,
+            removed_programs=removed,
         )
 
     def get_token_amount(self, token_account) -> int | None:
@@ -839,6 +943,7 @@ class ChainClient:
                 readings.append(VaultReading(
                     address=vault_address, token_account=token_address, slot=slot,
                     vault=self._vault_from_read(vault_read), token_amount=self._token_amount_from_read(token_read),
+                    token_frozen=self._token_frozen_from_read(token_read),
                 ))
         return readings
 
@@ -855,6 +960,13 @@ class ChainClient:
         if read is None or read.owner != str(TOKEN_PROGRAM_ID) or len(read.data) < TOKEN_ACCOUNT_SIZE:
             return None
         return int.from_bytes(read.data[TOKEN_AMOUNT_OFFSET:TOKEN_AMOUNT_OFFSET + 8], "little")
+
+    @staticmethod
+    def _token_frozen_from_read(read: AccountRead | None) -> bool:
+        """An SPL token account frozen by the mint's freeze authority."""
+        if read is None or read.owner != str(TOKEN_PROGRAM_ID) or len(read.data) < TOKEN_ACCOUNT_SIZE:
+            return False
+        return read.data[TOKEN_STATE_OFFSET] == TOKEN_STATE_FROZEN
 
     def list_program_signatures(self, *, before: str | None = None, until: str | None = None,
                                 limit: int = 1000) -> list[SignatureInfo]:
@@ -937,6 +1049,7 @@ class VaultReading:
     slot: int
     vault: VaultAccount | None
     token_amount: int | None
+    token_frozen: bool = False  # the token account is frozen by the mint's freeze authority
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ EVENT_TRANSACTION_TYPES = {
     "SurplusCreditedEvent": Transaction.Type.SURPLUS,
     "LockEvent": Transaction.Type.LOCK,
     "UnlockEvent": Transaction.Type.UNLOCK,
+    # The owner's release of a removed program's locks (vault program v2): an unlock whose
+    # caller_program is the removed program.
+    "StrandedLockReleasedEvent": Transaction.Type.UNLOCK,
     "TransferEvent": Transaction.Type.TRANSFER,
     "VaultClosedEvent": Transaction.Type.CLOSE,
 }

@@ -93,13 +93,14 @@ class VaultManager:
     # ---- reads ----
 
     def get_vault_info(self, user: str) -> VaultAccount:
-        """The on-chain vault (the source of truth), cached for BALANCE_CACHE_SECONDS."""
+        """The on-chain vault (the source of truth) with what each program holds locked in it,
+        cached for BALANCE_CACHE_SECONDS."""
         key = balance_key(user)
         cached = cache.get(key)
         if cached is not None:
             return VaultAccount(**cached)
         with chain_errors():
-            vault = self.chain.get_vault(user)
+            vault = self.chain.get_vault_with_locks(user)
         if vault is None:
             raise VaultNotFound(f"no vault for {user}")
         cache.set(key, vault.__dict__, timeout=settings.BALANCE_CACHE_SECONDS)

@@ -1,6 +1,10 @@
-//! Anchor-style custom errors: codes from 6000, each with a name and a message.
+//! Anchor-style custom errors: codes from 6000, each with a name and a message. On failure the
+//! program logs the line Anchor programs log (`AnchorError occurred. Error Code: <Name>. Error
+//! Number: <n>. Error Message: <msg>.`), so Anchor clients (`AnchorError.parse`, anchorpy) read
+//! our errors. The line is built at compile time and logged only on the error path.
 
-/// Declares an Anchor-style error enum, its IDL table, and its conversion to `ProgramError`.
+/// Declares an Anchor-style error enum, its IDL table, its conversion to `ProgramError`, and
+/// `log_anchor_error`, which logs Anchor's error line for one of its codes.
 #[macro_export]
 macro_rules! define_errors {
     ($enum:ident, $table:ident; $( $code:literal $name:ident => $msg:literal, )*) => {
@@ -20,7 +24,68 @@ macro_rules! define_errors {
                 pinocchio::error::ProgramError::Custom(error as u32)
             }
         }
+
+        impl $enum {
+            /// Anchor's error lines of every code, from 6000 on (codes are dense; a unit test
+            /// checks it), concatenated, and where each one ends. One string plus integer
+            /// offsets, rather than a `match` (LLVM makes a jump table of it, an indirect jump
+            /// SBPF v0 lacks) or a table of `&str` (pointers in read-only data, which
+            /// sbpf-linker 0.1.9 leaves unrelocated).
+            const ANCHOR_LOG_TEXT: &'static str = concat!($( concat!(
+                "AnchorError occurred. Error Code: ", stringify!($name),
+                ". Error Number: ", stringify!($code),
+                ". Error Message: ", $msg, "."
+            ), )*);
+            const ANCHOR_LOG_ENDS: [u32; [$($code),*].len()] = {
+                let lengths = [$( concat!(
+                    "AnchorError occurred. Error Code: ", stringify!($name),
+                    ". Error Number: ", stringify!($code),
+                    ". Error Message: ", $msg, "."
+                ).len(), )*];
+                let mut ends = [0u32; [$($code),*].len()];
+                let mut end = 0;
+                let mut index = 0;
+                while index < lengths.len() {
+                    end += lengths[index];
+                    ends[index] = end as u32;
+                    index += 1;
+                }
+                ends
+            };
+
+            /// The line Anchor logs for this error, without the runtime's `Program log: `.
+            pub fn anchor_log_line(code: u32) -> Option<&'static str> {
+                let index = code.checked_sub(6000)? as usize;
+                let end = *Self::ANCHOR_LOG_ENDS.get(index)? as usize;
+                let start = if index == 0 { 0 } else { Self::ANCHOR_LOG_ENDS[index - 1] as usize };
+                Self::ANCHOR_LOG_TEXT.get(start..end)
+            }
+        }
+
+        /// Logs Anchor's error line when `result` carries one of this program's codes. The
+        /// success path pays one comparison.
+        #[inline(always)]
+        pub fn log_anchor_error(result: &pinocchio::ProgramResult) {
+            if let Err(pinocchio::error::ProgramError::Custom(code)) = result {
+                $crate::errors::log_line($enum::anchor_log_line(*code));
+            }
+        }
     };
+}
+
+/// Logs one line (`Program log: <line>`), if any. Out of line, but not `#[cold]`: LLVM puts
+/// cold functions in `.text.unlikely`, and sbpf-linker 0.1.9 drops the call relocations into
+/// that section (the call then fails at run time as an unsupported instruction).
+#[inline(never)]
+pub fn log_line(line: Option<&'static str>) {
+    let Some(line) = line else { return };
+    #[cfg(any(target_os = "solana", target_arch = "bpf"))]
+    // SAFETY: a valid UTF-8 slice; the syscall only reads it.
+    unsafe {
+        pinocchio::syscalls::sol_log_(line.as_ptr(), line.len() as u64)
+    };
+    #[cfg(not(any(target_os = "solana", target_arch = "bpf")))]
+    let _ = line;
 }
 
 define_errors! { VaultError, ERRORS;
@@ -46,7 +111,7 @@ define_errors! { VaultError, ERRORS;
     6019 UnauthorizedCaller => "The caller is not an authorized program",
     6020 ZeroAmount => "The amount must be greater than zero",
     6021 InsufficientAvailableBalance => "The amount exceeds the vault's available balance",
-    6022 InsufficientLockedBalance => "The amount exceeds the vault's locked balance",
+    6022 InsufficientLockedBalance => "The amount exceeds what this program has locked in the vault",
     6023 MathOverflow => "Arithmetic overflow",
     6024 DepositsPaused => "Deposits are paused",
     6025 WithdrawalsPaused => "Withdrawals are paused",
@@ -62,6 +127,15 @@ define_errors! { VaultError, ERRORS;
     6035 NotUpgradeAuthority => "Only the program's upgrade authority may initialize it",
     6036 InvalidPauseAction => "Unknown pause action",
     6037 InvalidAdmin => "The admin address is not allowed",
+    6038 CallerNotApproved => "The vault owner has not approved this program to lock collateral",
+    6039 ApprovalCapExceeded => "The lock exceeds the cap the vault owner approved for this program",
+    6040 InvalidCallerLock => "The caller lock account does not belong to this vault and program",
+    6041 ProgramStillAuthorized => "The program is still authorized: its locks are not stranded",
+    6042 GracePeriodActive => "The program was removed too recently: its locks are releasable after the grace period",
+    6043 InvalidGracePeriod => "The grace period must be between 0 and 30 days",
+    6044 TokenAccountFrozen => "A token account is frozen by the mint's freeze authority",
+    6045 VaultTooNewToClose => "A vault cannot be closed in the slot it was created",
+    6046 UnsupportedLoader => "The program is deployed by a loader this program does not support",
 }
 
 #[cfg(test)]
@@ -82,5 +156,21 @@ mod tests {
             ProgramError::from(VaultError::UnauthorizedCaller),
             ProgramError::Custom(6019)
         );
+    }
+
+    #[test]
+    fn anchor_log_line_has_anchors_exact_format() {
+        assert_eq!(
+            VaultError::anchor_log_line(6021),
+            Some(
+                "AnchorError occurred. Error Code: InsufficientAvailableBalance. Error Number: 6021. \
+                 Error Message: The amount exceeds the vault's available balance."
+            )
+        );
+        assert_eq!(VaultError::anchor_log_line(17), None);
+        for spec in ERRORS {
+            let line = VaultError::anchor_log_line(spec.code).unwrap();
+            assert!(line.contains(spec.name) && line.ends_with(&std::format!("{}.", spec.msg)));
+        }
     }
 }

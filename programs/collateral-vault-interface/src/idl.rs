@@ -38,6 +38,7 @@ fn ty(ty: &Ty) -> Value {
         Ty::Bool => json!("bool"),
         Ty::Pubkey => json!("pubkey"),
         Ty::Array(inner, len) => json!({ "array": [ty_of(inner), len] }),
+        Ty::Option(inner) => json!({ "option": ty_of(inner) }),
         Ty::Defined(name) => json!({ "defined": { "name": name } }),
     }
 }
@@ -65,12 +66,17 @@ fn account(spec: &AccountSpec) -> Value {
     if let Some(address) = &spec.address {
         out.insert("address".into(), json!(base58(address.as_ref())));
     }
+    if !spec.relations.is_empty() {
+        out.insert("relations".into(), json!(spec.relations));
+    }
     if let Some(seeds) = spec.pda {
         let seeds: Vec<Value> = seeds
             .iter()
             .map(|seed| match seed {
                 Seed::Const(bytes) => json!({ "kind": "const", "value": bytes }),
                 Seed::Account(path) => json!({ "kind": "account", "path": path }),
+                Seed::AccountField(path, account) => json!({ "kind": "account", "path": path, "account": account }),
+                Seed::Arg(path) => json!({ "kind": "arg", "path": path }),
             })
             .collect();
         let mut pda = Map::new();

@@ -13,6 +13,7 @@ extern crate std;
 pub mod discriminator;
 pub mod errors;
 pub mod events;
+pub mod loader;
 pub mod pod;
 pub mod runtime;
 pub mod schema;

@@ -62,9 +62,16 @@ const ACCOUNT_STORAGE_OVERHEAD: u64 = 128;
 const THRESHOLD_TWO_YEARS: u64 = 0x4000_0000_0000_0000; // 2.0_f64
 const THRESHOLD_ONE_YEAR: u64 = 0x3ff0_0000_0000_0000; // 1.0_f64
 
-/// Current Unix timestamp from the `Clock` sysvar.
+/// What the programs read from the `Clock` sysvar.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Now {
+    pub slot: u64,
+    pub unix_timestamp: i64,
+}
+
+/// The current slot and Unix timestamp, in one `Clock` read.
 #[inline(always)]
-pub fn unix_timestamp() -> Result<i64, ProgramError> {
+pub fn now() -> Result<Now, ProgramError> {
     #[allow(unused_mut)]
     let mut clock = ClockSysvar::default();
     #[cfg(any(target_os = "solana", target_arch = "bpf"))]
@@ -76,7 +83,14 @@ pub fn unix_timestamp() -> Result<i64, ProgramError> {
             return Err(ProgramError::UnsupportedSysvar);
         }
     }
-    Ok(clock.unix_timestamp)
+    let _ = (clock.epoch_start_timestamp, clock.epoch, clock.leader_schedule_epoch);
+    Ok(Now { slot: clock.slot, unix_timestamp: clock.unix_timestamp })
+}
+
+/// Current Unix timestamp from the `Clock` sysvar.
+#[inline(always)]
+pub fn unix_timestamp() -> Result<i64, ProgramError> {
+    Ok(now()?.unix_timestamp)
 }
 
 /// Rent-exempt minimum for `space` bytes, in integers (the threshold is 2.0 or 1.0 on every

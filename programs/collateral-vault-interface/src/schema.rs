@@ -14,6 +14,7 @@ pub enum Ty {
     Bool,
     Pubkey,
     Array(&'static Ty, usize),
+    Option(&'static Ty),
     Defined(&'static str),
 }
 
@@ -134,13 +135,21 @@ pub struct AccountSpec {
     pub pda: Option<&'static [Seed]>,
     /// Derived from another program's id (`seeds::program`).
     pub pda_program: Option<Address>,
+    /// Accounts whose field of this account's name must hold this account's address (Anchor's
+    /// `has_one`, as the IDL lists it: clients read the address from the related account).
+    pub relations: &'static [&'static str],
     pub docs: &'static str,
 }
 
 #[derive(Clone, Copy, Debug)]
 pub enum Seed {
     Const(&'static [u8]),
+    /// Another account's address (by its name in the instruction).
     Account(&'static str),
+    /// A field of another account (`"<account>.<field>"`), with that account's type.
+    AccountField(&'static str, &'static str),
+    /// An instruction argument.
+    Arg(&'static str),
 }
 
 impl AccountSpec {
@@ -152,6 +161,7 @@ impl AccountSpec {
             address: None,
             pda: None,
             pda_program: None,
+            relations: &[],
             docs: "",
         }
     }
@@ -174,6 +184,10 @@ impl AccountSpec {
     pub const fn pda_of(mut self, seeds: &'static [Seed], program: Address) -> Self {
         self.pda = Some(seeds);
         self.pda_program = Some(program);
+        self
+    }
+    pub const fn relations(mut self, relations: &'static [&'static str]) -> Self {
+        self.relations = relations;
         self
     }
     pub const fn docs(mut self, docs: &'static str) -> Self {

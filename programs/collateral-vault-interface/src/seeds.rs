@@ -14,6 +14,9 @@ pub const EVENT_AUTHORITY: &[u8] = b"__event_authority";
 /// `[b"vault_caller"]` under the *calling* program's id: the signer an authorized program
 /// presents on lock, unlock and transfer (Anchor's `seeds::program` pattern).
 pub const CALLER_AUTHORITY: &[u8] = b"vault_caller";
+/// `[b"caller_lock", vault, program_id]`: the owner's approval of one program and what that
+/// program holds locked in the vault.
+pub const CALLER_LOCK: &[u8] = b"caller_lock";
 
 pub const VAULT_AUTHORITY_BUMP: u8 = 255;
 pub const VAULT_AUTHORITY_ADDRESS: Address =

@@ -12,6 +12,9 @@ pub const ASSOCIATED_TOKEN_PROGRAM_ID: Address =
 
 const TOKEN_ACCOUNT_LEN: usize = 165;
 const MINT_LEN: usize = 82;
+/// `AccountState` byte of an SPL token account: 0 uninitialized, 1 initialized, 2 frozen.
+const STATE_OFFSET: usize = 108;
+const STATE_FROZEN: u8 = 2;
 
 #[inline(always)]
 pub fn check_token_program(account: &AccountView) -> ProgramResult {
@@ -47,6 +50,22 @@ impl<'a> TokenAccount<'a> {
         unsafe { &*(self.0.as_ptr().add(32) as *const Address) }
     }
 
+    /// Frozen by the mint's freeze authority: the token program would refuse any transfer with
+    /// its raw error 17, so we refuse first, with a named error.
+    #[inline(always)]
+    pub fn is_frozen(&self) -> bool {
+        self.0[STATE_OFFSET] == STATE_FROZEN
+    }
+
+    /// Refuses a frozen account.
+    #[inline(always)]
+    pub fn ensure_not_frozen(&self) -> Result<(), pinocchio::error::ProgramError> {
+        if self.is_frozen() {
+            return Err(VaultError::TokenAccountFrozen.into());
+        }
+        Ok(())
+    }
+
     #[inline(always)]
     pub fn amount(&self) -> u64 {
         u64::from_le_bytes([
@@ -56,7 +75,8 @@ impl<'a> TokenAccount<'a> {
     }
 }
 
-/// The vault's own token account: the address stored in the vault, holding the collateral mint.
+/// The vault's own token account: the address stored in the vault, holding the collateral mint,
+/// not frozen. Returns its amount.
 #[inline(always)]
 pub fn vault_token_amount(
     account: &AccountView,
@@ -70,7 +90,18 @@ pub fn vault_token_amount(
     if token.mint() != mint {
         return Err(VaultError::InvalidTokenAccount.into());
     }
+    token.ensure_not_frozen()?;
     Ok(token.amount())
+}
+
+/// A token account on the user's side of a transfer: if it is an SPL token account and frozen,
+/// refuse with the named error (anything else is left to the token program's own checks).
+#[inline(always)]
+pub fn ensure_counterparty_not_frozen(account: &AccountView) -> Result<(), pinocchio::error::ProgramError> {
+    match TokenAccount::load(account) {
+        Ok(token) => token.ensure_not_frozen(),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Reads a mint's decimals, checking that it is an initialized SPL Token mint.

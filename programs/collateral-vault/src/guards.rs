@@ -4,8 +4,8 @@ use pinocchio::{AccountView, Address, ProgramResult};
 
 use crate::{
     errors::VaultError,
-    seeds::{vault_address, VAULT_AUTHORITY_ADDRESS},
-    state::{account_data, check_account_type, CollateralVault, VaultAuthority},
+    seeds::VAULT_AUTHORITY_ADDRESS,
+    state::{account_data, check_account_type, CallerLock, CollateralVault, VaultAuthority},
 };
 
 #[inline(always)]
@@ -41,18 +41,39 @@ pub fn authority(account: &AccountView) -> Result<&VaultAuthority, pinocchio::er
     Ok(unsafe { account_data::<VaultAuthority>(account) })
 }
 
-/// A `CollateralVault`: writable, ours, of the right type, at the PDA of its stored owner and
-/// stored bump.
+/// A `CollateralVault`: writable, ours and of the right type.
+///
+/// Why that proves it sits at `[b"vault", owner]` without re-deriving the PDA (a sha256 of
+/// about 150 compute units on every instruction): only this program can write data into an
+/// account it owns, and it writes a `CollateralVault` discriminator only in `initialize_vault`,
+/// into the account it just created at the PDA it derived there; `close_vault` zeroes the data
+/// before handing the account back. An account assigned to us from outside holds zeroes.
 #[inline(always)]
 pub fn vault(account: &AccountView) -> Result<&CollateralVault, pinocchio::error::ProgramError> {
     writable(account)?;
     check_account_type::<CollateralVault>(account)?;
     // SAFETY: type checked above; nothing holds a mutable reference yet.
-    let vault = unsafe { account_data::<CollateralVault>(account) };
-    if vault_address(&vault.owner, vault.bump) != *account.address() {
-        return Err(VaultError::InvalidVaultAddress.into());
+    Ok(unsafe { account_data::<CollateralVault>(account) })
+}
+
+/// A `CallerLock` of `vault` for `caller_program`, writable (created only at its PDA, in
+/// `approve_caller`: the argument above holds for it too). A missing record means the owner
+/// never approved the program.
+#[inline(always)]
+pub fn caller_lock<'a>(
+    account: &'a AccountView,
+    vault: &Address,
+    caller_program: &Address,
+) -> Result<&'a CallerLock, pinocchio::error::ProgramError> {
+    if account.owned_by(&pinocchio_system::ID) {
+        return Err(VaultError::CallerNotApproved.into());
     }
-    Ok(vault)
+    writable(account)?;
+    check_account_type::<CallerLock>(account)?;
+    // SAFETY: type checked above; nothing holds a mutable reference yet.
+    let record = unsafe { account_data::<CallerLock>(account) };
+    record.check_binding(vault, caller_program)?;
+    Ok(record)
 }
 
 /// The account is a fresh system account: nobody has initialized it yet.

@@ -14,7 +14,7 @@ pub mod instructions;
 
 // The wire format lives in the interface crate; these paths keep `crate::…` working here.
 pub use collateral_vault_interface::{
-    discriminator, errors, events, layout, pod, runtime, schema, seeds, state, system, token, ID,
+    discriminator, errors, events, layout, loader, pod, runtime, schema, seeds, state, system, token, ID,
 };
 
 use pinocchio::{AccountView, Address, ProgramResult};
@@ -32,10 +32,19 @@ const fn tag(discriminator: [u8; 8]) -> u64 {
     u64::from_le_bytes(discriminator)
 }
 
-/// Routes by the 8-byte Anchor discriminator. Inlined into the entrypoint: called through a
-/// function pointer it would need stack arguments, which the BPF backend cannot pass.
+/// Runs the instruction; on failure logs Anchor's `AnchorError occurred` line for our error
+/// codes, so Anchor clients parse them. Inlined into the entrypoint: called through a function
+/// pointer it would need stack arguments, which the BPF backend cannot pass.
 #[inline(always)]
 pub fn process_instruction(program_id: &Address, accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
+    let result = dispatch(program_id, accounts, data);
+    errors::log_anchor_error(&result);
+    result
+}
+
+/// Routes by the 8-byte Anchor discriminator.
+#[inline(always)]
+fn dispatch(program_id: &Address, accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
     if program_id != &ID {
         return Err(VaultError::InvalidProgramAccount.into());
     }
@@ -46,6 +55,10 @@ pub fn process_instruction(program_id: &Address, accounts: &mut [AccountView], d
     const ADD_AUTHORIZED_PROGRAM: u64 = tag(ix::add_authorized_program::DISCRIMINATOR);
     const REMOVE_AUTHORIZED_PROGRAM: u64 = tag(ix::remove_authorized_program::DISCRIMINATOR);
     const SET_PAUSED: u64 = tag(ix::set_paused::DISCRIMINATOR);
+    const SET_STRANDED_LOCK_GRACE: u64 = tag(ix::set_stranded_lock_grace::DISCRIMINATOR);
+    const APPROVE_CALLER: u64 = tag(ix::approve_caller::DISCRIMINATOR);
+    const REVOKE_CALLER: u64 = tag(ix::revoke_caller::DISCRIMINATOR);
+    const RELEASE_STRANDED_LOCK: u64 = tag(ix::release_stranded_lock::DISCRIMINATOR);
     const PROPOSE_ADMIN: u64 = tag(ix::propose_admin::DISCRIMINATOR);
     const ACCEPT_ADMIN: u64 = tag(ix::accept_admin::DISCRIMINATOR);
     const INITIALIZE_VAULT: u64 = tag(ix::initialize_vault::DISCRIMINATOR);
@@ -65,11 +78,15 @@ pub fn process_instruction(program_id: &Address, accounts: &mut [AccountView], d
         TRANSFER_COLLATERAL => ix::transfer_collateral::process(accounts, args),
         EVENT_CPI => events::process_event_cpi(accounts),
         INITIALIZE_VAULT => ix::initialize_vault::process(accounts, args),
+        APPROVE_CALLER => ix::approve_caller::process(accounts, args),
+        REVOKE_CALLER => ix::revoke_caller::process(accounts, args),
+        RELEASE_STRANDED_LOCK => ix::release_stranded_lock::process(accounts, args),
         CLOSE_VAULT => ix::close_vault::process(accounts, args),
         INITIALIZE_AUTHORITY => ix::initialize_authority::process(accounts, args),
         ADD_AUTHORIZED_PROGRAM => ix::add_authorized_program::process(accounts, args),
         REMOVE_AUTHORIZED_PROGRAM => ix::remove_authorized_program::process(accounts, args),
         SET_PAUSED => ix::set_paused::process(accounts, args),
+        SET_STRANDED_LOCK_GRACE => ix::set_stranded_lock_grace::process(accounts, args),
         PROPOSE_ADMIN => ix::propose_admin::process(accounts, args),
         ACCEPT_ADMIN => ix::accept_admin::process(accounts, args),
         _ => Err(VaultError::InvalidInstructionData.into()),
@@ -86,7 +103,7 @@ macro_rules! with_discriminator {
 pub const PROGRAM_SPEC: schema::ProgramSpec = {
     use events::*;
     use schema::TypeSpec;
-    use state::{AuthorizedProgram, CollateralVault, PauseAction, VaultAuthority};
+    use state::{AuthorizedProgram, CallerLock, CollateralVault, PauseAction, RemovedProgram, VaultAuthority};
 
     schema::ProgramSpec {
         name: "collateral_vault",
@@ -94,13 +111,14 @@ pub const PROGRAM_SPEC: schema::ProgramSpec = {
         description: "Per-user USDT collateral vaults for a perpetual-futures exchange",
         address: ID,
         instructions: ix::ALL,
-        accounts: with_discriminator!(state::AccountType: CollateralVault, VaultAuthority),
+        accounts: with_discriminator!(state::AccountType: CollateralVault, VaultAuthority, CallerLock),
         events: with_discriminator!(events::Event:
             VaultInitializedEvent, DepositEvent, WithdrawEvent, SurplusCreditedEvent, LockEvent,
-            UnlockEvent, TransferEvent, VaultClosedEvent, AuthorityInitializedEvent,
-            ProgramAuthorizedEvent, ProgramDeauthorizedEvent, PauseChangedEvent,
-            AdminProposedEvent, AdminChangedEvent),
-        types: &[TypeSpec::of::<AuthorizedProgram>()],
+            UnlockEvent, StrandedLockReleasedEvent, TransferEvent, VaultClosedEvent,
+            CallerApprovedEvent, CallerRevokedEvent, AuthorityInitializedEvent,
+            ProgramAuthorizedEvent, ProgramDeauthorizedEvent, StrandedLockGraceChangedEvent,
+            PauseChangedEvent, AdminProposedEvent, AdminChangedEvent),
+        types: &[TypeSpec::of::<AuthorizedProgram>(), TypeSpec::of::<RemovedProgram>()],
         enums: &[PauseAction::SPEC],
         errors: errors::ERRORS,
     }
@@ -138,7 +156,7 @@ mod tests {
     fn rejects_short_and_unknown_instruction_data() {
         let id = ID;
         assert_eq!(
-            process_instruction(&id, &mut [], &[1, 2, 3]),
+            dispatch(&id, &mut [], &[1, 2, 3]),
             Err(VaultError::InvalidInstructionData.into())
         );
         assert_eq!(

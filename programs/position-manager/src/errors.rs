@@ -1,4 +1,4 @@
-//! Anchor-style errors from 6000.
+//! Anchor-style errors from 6000 (logged in Anchor's format on failure, like the vault's).
 
 collateral_vault_interface::define_errors! { ManagerError, ERRORS;
     6000 InvalidInstructionData => "Instruction data is malformed",
@@ -14,4 +14,8 @@ collateral_vault_interface::define_errors! { ManagerError, ERRORS;
     6010 MathOverflow => "Arithmetic overflow",
     6011 InvalidVaultProgram => "The vault program account is wrong",
     6012 InvalidDestination => "Liquidations pay into the keeper's vault only",
+    6013 NotUpgradeAuthority => "Only the program's upgrade authority may initialize it",
+    6014 UnsupportedLoader => "The program is deployed by a loader this program does not support",
+    6015 MarginBacksOpenPosition => "The collateral backs an open position: the margin would fall below the requirement",
+    6016 PositionTooSmall => "The size exceeds the open position",
 }

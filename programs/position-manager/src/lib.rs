@@ -34,9 +34,17 @@ const fn tag(discriminator: [u8; 8]) -> u64 {
     u64::from_le_bytes(discriminator)
 }
 
-/// Inlined into the entrypoint (a call through a pointer would need stack arguments).
+/// Runs the instruction and, on failure, logs Anchor's error line for our codes. Inlined into
+/// the entrypoint (a call through a pointer would need stack arguments).
 #[inline(always)]
 pub fn process_instruction(program_id: &Address, accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
+    let result = dispatch(program_id, accounts, data);
+    errors::log_anchor_error(&result);
+    result
+}
+
+#[inline(always)]
+fn dispatch(program_id: &Address, accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
     let Some((discriminator, args)) = data.split_first_chunk::<8>() else {
         return Err(ManagerError::InvalidInstructionData.into());
     };

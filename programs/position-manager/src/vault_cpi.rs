@@ -46,42 +46,47 @@ impl<'a> VaultProgram<'a> {
         data
     }
 
+    /// `vault_accounts` is `[vault, caller_lock]`: the user's vault and this program's
+    /// `CallerLock` in it (the vault program checks that it is ours and the owner's approval).
     #[inline(always)]
-    fn lock_or_unlock(&self, discriminator: [u8; 8], vault: &AccountView, amount: u64) -> ProgramResult {
+    fn lock_or_unlock(&self, discriminator: [u8; 8], vault_accounts: [&AccountView; 2], amount: u64) -> ProgramResult {
+        let [vault, caller_lock] = vault_accounts;
         let metas = [
             InstructionAccount::readonly_signer(self.caller_authority.address()),
             InstructionAccount::readonly(self.vault_authority.address()),
             InstructionAccount::writable(vault.address()),
+            InstructionAccount::writable(caller_lock.address()),
             InstructionAccount::readonly(self.event_authority.address()),
             InstructionAccount::readonly(self.program.address()),
         ];
         let data = Self::data(discriminator, amount);
         let instruction = InstructionView { program_id: &collateral_vault_interface::ID, accounts: &metas, data: &data };
-        let views = [self.caller_authority, self.vault_authority, vault, self.event_authority, self.program];
+        let views = [self.caller_authority, self.vault_authority, vault, caller_lock, self.event_authority, self.program];
         let bump = [self.caller_bump];
         let seeds = [Seed::from(CALLER_AUTHORITY), Seed::from(&bump)];
         invoke_signed(&instruction, &views, &[Signer::from(&seeds)])
     }
 
     #[inline(always)]
-    pub fn lock(&self, vault: &AccountView, amount: u64) -> ProgramResult {
-        self.lock_or_unlock(const { instruction(LOCK_COLLATERAL) }, vault, amount)
+    pub fn lock(&self, vault_accounts: [&AccountView; 2], amount: u64) -> ProgramResult {
+        self.lock_or_unlock(const { instruction(LOCK_COLLATERAL) }, vault_accounts, amount)
     }
 
     #[inline(always)]
-    pub fn unlock(&self, vault: &AccountView, amount: u64) -> ProgramResult {
-        self.lock_or_unlock(const { instruction(UNLOCK_COLLATERAL) }, vault, amount)
+    pub fn unlock(&self, vault_accounts: [&AccountView; 2], amount: u64) -> ProgramResult {
+        self.lock_or_unlock(const { instruction(UNLOCK_COLLATERAL) }, vault_accounts, amount)
     }
 
-    /// Settles `amount` of `from`'s locked collateral into `to`. `accounts` is
-    /// `[from_vault, from_token, to_vault, to_token, mint, token_program]`.
+    /// Settles `amount` of what this program locked in `from` into `to`. `accounts` is
+    /// `[from_vault, from_caller_lock, from_token, to_vault, to_token, mint, token_program]`.
     #[inline(always)]
-    pub fn transfer(&self, accounts: [&AccountView; 6], amount: u64) -> ProgramResult {
-        let [from_vault, from_token, to_vault, to_token, mint, token_program] = accounts;
+    pub fn transfer(&self, accounts: [&AccountView; 7], amount: u64) -> ProgramResult {
+        let [from_vault, from_lock, from_token, to_vault, to_token, mint, token_program] = accounts;
         let metas = [
             InstructionAccount::readonly_signer(self.caller_authority.address()),
             InstructionAccount::readonly(self.vault_authority.address()),
             InstructionAccount::writable(from_vault.address()),
+            InstructionAccount::writable(from_lock.address()),
             InstructionAccount::writable(from_token.address()),
             InstructionAccount::writable(to_vault.address()),
             InstructionAccount::writable(to_token.address()),
@@ -96,6 +101,7 @@ impl<'a> VaultProgram<'a> {
             self.caller_authority,
             self.vault_authority,
             from_vault,
+            from_lock,
             from_token,
             to_vault,
             to_token,

@@ -13,6 +13,7 @@ pytestmark = [pytest.mark.localnet, pytest.mark.django_db(transaction=True)]
 BALANCE_FIELDS = {
     "owner", "vault", "token_account", "total_balance", "locked_balance", "available_balance",
     "total_deposited", "total_withdrawn", "created_at",
+    "program_locks",  # extension (vault program v2): what each program holds locked
 }
 
 

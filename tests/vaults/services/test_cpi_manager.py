@@ -69,3 +69,70 @@ def test_a_direct_lock_by_an_unlisted_signer_is_refused_on_chain(dev_user_with_d
     with pytest.raises(TransactionFailed) as failure:
         TransactionBuilder(chain).build([ix], dev_user_with_deposit.pubkey(), [dev_user_with_deposit, impostor])
     assert failure.value.code == 6019 and failure.value.name == "UnauthorizedCaller"
+
+
+def test_the_first_lock_carries_the_owners_approval_and_a_revocation_is_respected(dev_user_with_deposit, chain, settings):
+    """Vault program v2: a program locks only what the owner approved. The first lock's
+    transaction, which the owner signs, includes the approval of the position manager (no cap);
+    a revoked approval is never renewed by the back office."""
+    from vaults.errors import TransactionRejected
+
+    owner = str(dev_user_with_deposit.pubkey())
+    vault_address = chain.vault_address(owner)
+    assert chain.get_caller_lock(vault_address, settings.POSITION_MANAGER_PROGRAM_ID) is None
+    cpi = CPIManager(chain)
+    cpi.lock_collateral(owner, 1_000_000)
+    approval = chain.get_caller_lock(vault_address, settings.POSITION_MANAGER_PROGRAM_ID)
+    assert (approval.locked, approval.cap) == (1_000_000, None)
+
+    # Per-program locks, as GET /vault/balance shows them.
+    with_locks = chain.get_vault_with_locks(owner)
+    assert with_locks.program_locks == (
+        {"program_id": settings.POSITION_MANAGER_PROGRAM_ID, "locked": 1_000_000, "cap": None, "approved": True},)
+    assert sum(lock["locked"] for lock in with_locks.program_locks) == with_locks.locked_balance
+    from django.test import Client
+
+    body = Client().get(f"/vault/balance/{owner}").json()
+    assert body["locked_balance"] == 1_000_000
+    assert body["program_locks"] == [
+        {"program_id": settings.POSITION_MANAGER_PROGRAM_ID, "locked": 1_000_000, "cap": None, "approved": True}]
+
+    # Unlock only what the position manager itself locked.
+    with pytest.raises(InsufficientBalance) as too_much:
+        cpi.unlock_collateral(owner, 1_000_001)
+    assert too_much.value.code == "insufficient_locked_balance"
+
+    # The owner revokes: no more locks, and the back office does not re-approve.
+    revoke = chain._vault_ix("revoke_caller", [chain.position_manager_id], {
+        "owner": dev_user_with_deposit.pubkey(), "vault": vault_address,
+        "caller_lock": chain.caller_lock_address(vault_address, chain.position_manager_id)})
+    _send(chain, revoke, dev_user_with_deposit)
+    assert chain.get_caller_lock(vault_address, settings.POSITION_MANAGER_PROGRAM_ID).cap == 0
+    with pytest.raises(TransactionRejected) as refused:
+        cpi.lock_collateral(owner, 1)
+    assert refused.value.code == "caller_not_approved"
+    # Unlocking still works after a revocation.
+    cpi.unlock_collateral(owner, 1_000_000)
+    assert chain.get_vault(owner).locked_balance == 0
+
+
+def test_a_lock_beyond_the_owners_cap_is_refused_before_building(dev_user_with_deposit, chain, settings):
+    owner = str(dev_user_with_deposit.pubkey())
+    approve = chain.approve_caller_instruction(owner, settings.POSITION_MANAGER_PROGRAM_ID, 2_000_000)
+    _send(chain, approve, dev_user_with_deposit)
+    cpi = CPIManager(chain)
+    cpi.lock_collateral(owner, 1_500_000)
+    with pytest.raises(InsufficientBalance) as refused:
+        cpi.lock_collateral(owner, 500_001)
+    assert refused.value.code == "approval_cap_exceeded"
+    assert chain.get_vault(owner).locked_balance == 1_500_000
+
+
+def _send(chain, instruction, signer):
+    from solders.message import MessageV0
+    from solders.transaction import VersionedTransaction
+
+    blockhash, last_valid = chain.get_latest_blockhash()
+    message = MessageV0.try_compile(signer.pubkey(), [instruction], [], blockhash)
+    signature = chain.send(VersionedTransaction(message, [signer]))
+    chain.confirm(signature, last_valid)

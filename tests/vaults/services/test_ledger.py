@@ -1,6 +1,7 @@
 """Recording is idempotent: one row per (signature, event index), however often it runs."""
 import pytest
 
+from tests.localnet import seq_base
 from vaults.models import BalanceSnapshot, Transaction
 from vaults.services.ledger import record_transaction
 from vaults.services.vault_manager import VaultManager
@@ -24,7 +25,7 @@ def test_recording_twice_stores_each_event_once(chain, funded_wallet, settings):
     assert Transaction.objects.filter(signature=signature).count() == 1
     assert BalanceSnapshot.objects.count() == snapshots
     row = rows.get()
-    assert (row.transaction_type, row.amount, row.event_index, row.event_seq) == ("deposit", 250_000, 0, 2)
+    assert (row.transaction_type, row.amount, row.event_index, row.event_seq) == ("deposit", 250_000, 0, seq_base(chain, owner) + 2)
 
 
 def test_events_come_from_the_self_cpi_inner_instructions(chain, funded_wallet, settings):
@@ -36,4 +37,5 @@ def test_events_come_from_the_self_cpi_inner_instructions(chain, funded_wallet, 
     confirmed = chain.get_transaction(signature)
     assert [e.name for e in confirmed.events] == ["VaultInitializedEvent"]
     fields = confirmed.events[0].fields
-    assert fields["owner"] == owner and fields["vault"] == str(chain.vault_address(owner)) and fields["seq"] == 1
+    assert fields["owner"] == owner and fields["vault"] == str(chain.vault_address(owner))
+    assert fields["seq"] == seq_base(chain, owner) + 1 == (fields["generation"] << 20) + 1

@@ -6,13 +6,19 @@ use crate::{
     discriminator,
     errors::VaultError,
     layout,
-    pod::PodBool,
+    pod::{PodBool, PodI64},
     schema::{EnumSpec, IdlType, Ty},
 };
 
 use super::AccountType;
 
 pub const MAX_AUTHORIZED_PROGRAMS: usize = 8;
+pub const MAX_REMOVED_PROGRAMS: usize = 8;
+/// The grace period a new authority starts with: 7 days.
+pub const DEFAULT_STRANDED_LOCK_GRACE_SECONDS: i64 = 7 * 24 * 60 * 60;
+/// The longest grace period the admin may set: 30 days. A bound, so an admin cannot take the
+/// owners' way out away by setting an endless one.
+pub const MAX_STRANDED_LOCK_GRACE_SECONDS: i64 = 30 * 24 * 60 * 60;
 
 layout! {
     /// A program allowed to lock, unlock and transfer collateral, with the signer PDA it must
@@ -20,6 +26,15 @@ layout! {
     pub struct AuthorizedProgram {
         pub program_id: Address,
         pub caller_authority: Address,
+    }
+}
+
+layout! {
+    /// A program the admin removed from the allow-list, and when its locks become releasable by
+    /// the vault owners (`release_stranded_lock`).
+    pub struct RemovedProgram {
+        pub program_id: Address,
+        pub releasable_at: PodI64,
     }
 }
 
@@ -38,6 +53,12 @@ layout! {
         pub authorized_program_count: u8,
         pub authorized_programs: [AuthorizedProgram; 8],
         pub bump: u8,
+        /// How long after a program's removal its locks stay locked before each vault owner may
+        /// release them (seconds, at most 30 days).
+        pub stranded_lock_grace_seconds: PodI64,
+        pub removed_program_count: u8,
+        /// Removed programs still within their grace period (expired entries are reused).
+        pub removed_programs: [RemovedProgram; 8],
         pub reserved: [u8; 64],
     }
 }
@@ -46,7 +67,7 @@ impl AccountType for VaultAuthority {
     const DISCRIMINATOR: [u8; 8] = discriminator::account("VaultAuthority");
 }
 
-const _: () = assert!(MAX_AUTHORIZED_PROGRAMS == 8);
+const _: () = assert!(MAX_AUTHORIZED_PROGRAMS == 8 && MAX_REMOVED_PROGRAMS == 8);
 
 /// Which action `set_paused` switches. One byte on the wire (a borsh unit enum).
 #[repr(transparent)]
@@ -144,6 +165,73 @@ impl VaultAuthority {
         Ok(())
     }
 
+    pub fn removed(&self) -> &[RemovedProgram] {
+        let count = (self.removed_program_count as usize).min(MAX_REMOVED_PROGRAMS);
+        &self.removed_programs[..count]
+    }
+
+    /// Records a removal at `now`; returns when the program's locks become releasable. Entries
+    /// whose grace has passed are dropped first: a program absent from both lists has no live
+    /// locks to protect. A removal never fails for lack of room (the admin must always be able to
+    /// remove a compromised program): with the list full of live entries, the one whose grace
+    /// ends first is dropped, which only lets its owners release sooner.
+    pub fn record_removal(&mut self, program_id: &Address, now: i64) -> Result<i64, VaultError> {
+        self.forget_removal(program_id);
+        let mut index = 0;
+        while index < (self.removed_program_count as usize).min(MAX_REMOVED_PROGRAMS) {
+            if self.removed_programs[index].releasable_at.get() <= now {
+                self.drop_removed(index);
+            } else {
+                index += 1;
+            }
+        }
+        if self.removed_program_count as usize >= MAX_REMOVED_PROGRAMS {
+            let earliest = (0..MAX_REMOVED_PROGRAMS)
+                .min_by_key(|&index| self.removed_programs[index].releasable_at.get())
+                .unwrap_or(0);
+            self.drop_removed(earliest);
+        }
+        let count = self.removed_program_count as usize;
+        let releasable_at = now.checked_add(self.stranded_lock_grace_seconds.get()).ok_or(VaultError::MathOverflow)?;
+        self.removed_programs[count] = RemovedProgram { program_id: *program_id, releasable_at: PodI64::new(releasable_at) };
+        self.removed_program_count += 1;
+        Ok(releasable_at)
+    }
+
+    /// A re-authorized program's locks are live again.
+    pub fn forget_removal(&mut self, program_id: &Address) {
+        if let Some(index) = self.removed().iter().position(|entry| entry.program_id == *program_id) {
+            self.drop_removed(index);
+        }
+    }
+
+    fn drop_removed(&mut self, index: usize) {
+        let last = (self.removed_program_count as usize).min(MAX_REMOVED_PROGRAMS) - 1;
+        self.removed_programs[index] = self.removed_programs[last];
+        self.removed_programs[last] = RemovedProgram { program_id: Address::new_from_array([0; 32]), releasable_at: PodI64::new(0) };
+        self.removed_program_count = last as u8;
+    }
+
+    /// Whether a vault owner may release `program_id`'s locks at `now`: the program is off the
+    /// allow-list and its grace period (if it is still recorded) has passed.
+    pub fn ensure_stranded(&self, program_id: &Address, now: i64) -> Result<(), VaultError> {
+        if self.is_authorized(program_id) {
+            return Err(VaultError::ProgramStillAuthorized);
+        }
+        match self.removed().iter().find(|entry| entry.program_id == *program_id) {
+            Some(entry) if now < entry.releasable_at.get() => Err(VaultError::GracePeriodActive),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn set_stranded_lock_grace(&mut self, seconds: i64) -> Result<(), VaultError> {
+        if !(0..=MAX_STRANDED_LOCK_GRACE_SECONDS).contains(&seconds) {
+            return Err(VaultError::InvalidGracePeriod);
+        }
+        self.stranded_lock_grace_seconds.set(seconds);
+        Ok(())
+    }
+
     pub fn has_pending_admin(&self) -> bool {
         self.pending_admin != Address::new_from_array([0; 32])
     }
@@ -189,6 +277,52 @@ mod tests {
         assert!(!a.is_authorized(&entry(1).program_id));
         assert!(a.is_authorized(&entry(2).program_id) && a.is_authorized(&entry(3).program_id));
         assert_eq!(a.remove_program(&entry(1).program_id), Err(VaultError::ProgramNotAuthorized));
+    }
+
+    #[test]
+    fn removed_programs_become_releasable_after_the_grace() {
+        let mut a = authority();
+        a.set_stranded_lock_grace(100).unwrap();
+        a.add_program(entry(1)).unwrap();
+        let program = entry(1).program_id;
+        assert_eq!(a.ensure_stranded(&program, 0), Err(VaultError::ProgramStillAuthorized));
+        a.remove_program(&program).unwrap();
+        assert_eq!(a.record_removal(&program, 1_000), Ok(1_100));
+        assert_eq!(a.ensure_stranded(&program, 1_099), Err(VaultError::GracePeriodActive));
+        assert_eq!(a.ensure_stranded(&program, 1_100), Ok(()));
+        // Re-authorized: live again, and the record is gone.
+        a.add_program(entry(1)).unwrap();
+        a.forget_removal(&program);
+        assert!(a.removed().is_empty());
+        assert_eq!(a.ensure_stranded(&program, 5_000), Err(VaultError::ProgramStillAuthorized));
+    }
+
+    #[test]
+    fn removed_list_reuses_expired_entries_and_never_refuses_a_removal() {
+        let mut a = authority();
+        a.set_stranded_lock_grace(100).unwrap();
+        for n in 1..=8 {
+            a.record_removal(&entry(n).program_id, n as i64).unwrap();
+        }
+        // Full of live entries: the one whose grace ends first (program 1, at 101) makes room.
+        assert_eq!(a.record_removal(&entry(9).program_id, 50), Ok(150));
+        assert_eq!(a.removed().len(), 8);
+        assert_eq!(a.ensure_stranded(&entry(1).program_id, 51), Ok(()));
+        assert_eq!(a.ensure_stranded(&entry(2).program_id, 51), Err(VaultError::GracePeriodActive));
+        // Expired entries are dropped first.
+        assert_eq!(a.record_removal(&entry(10).program_id, 200), Ok(300));
+        assert_eq!(a.removed().len(), 1);
+        // An expired program is not recorded any more and counts as stranded.
+        assert_eq!(a.ensure_stranded(&entry(3).program_id, 200), Ok(()));
+    }
+
+    #[test]
+    fn grace_period_is_bounded() {
+        let mut a = authority();
+        assert_eq!(a.set_stranded_lock_grace(-1), Err(VaultError::InvalidGracePeriod));
+        assert_eq!(a.set_stranded_lock_grace(MAX_STRANDED_LOCK_GRACE_SECONDS + 1), Err(VaultError::InvalidGracePeriod));
+        a.set_stranded_lock_grace(0).unwrap();
+        a.set_stranded_lock_grace(MAX_STRANDED_LOCK_GRACE_SECONDS).unwrap();
     }
 
     #[test]

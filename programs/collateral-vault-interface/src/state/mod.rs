@@ -2,14 +2,19 @@
 //! [`crate::layout!`] struct.
 
 pub mod authority;
+pub mod caller_lock;
 pub mod vault;
 
 use pinocchio::{error::ProgramError, AccountView};
 
 use crate::{errors::VaultError, schema::Layout, ID};
 
-pub use authority::{AuthorizedProgram, PauseAction, VaultAuthority, MAX_AUTHORIZED_PROGRAMS};
-pub use vault::CollateralVault;
+pub use authority::{
+    AuthorizedProgram, PauseAction, RemovedProgram, VaultAuthority, DEFAULT_STRANDED_LOCK_GRACE_SECONDS,
+    MAX_AUTHORIZED_PROGRAMS, MAX_REMOVED_PROGRAMS,
+};
+pub use caller_lock::{CallerLock, NO_CAP};
+pub use vault::{first_seq, CollateralVault, SEQ_GENERATION_SHIFT};
 
 /// A program account type: `discriminator ++ layout`.
 pub trait AccountType: Layout {

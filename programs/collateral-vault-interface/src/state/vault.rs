@@ -39,8 +39,11 @@ layout! {
         pub total_transferred_in: PodU64,
         /// Lifetime collateral paid out by settlement transfers.
         pub total_transferred_out: PodU64,
+        /// The slot this vault was created in. A vault closed and created again at the same
+        /// address gets a later one, and its event numbering starts above every earlier number.
+        pub generation: PodU64,
         /// Room for future fields without a migration.
-        pub reserved: [u8; 32],
+        pub reserved: [u8; 24],
     }
 }
 
@@ -50,13 +53,26 @@ impl AccountType for CollateralVault {
 
 type Result<T = ()> = core::result::Result<T, VaultError>;
 
+/// Event numbers of a vault created in slot `s` start at `(s << SEQ_GENERATION_SHIFT) + 1`.
+/// `close_vault` refuses while the next number would reach the current slot's base, so every
+/// number a later incarnation at the same address uses is larger than all earlier ones: one
+/// address never repeats a sequence number. 2^20 events per slot of a vault's life is far above
+/// what the per-account compute limit of a block allows; numbers stay below 2^53 (exact in
+/// JavaScript) until slot 2^33.
+pub const SEQ_GENERATION_SHIFT: u32 = 20;
+
+/// The first event number of the vault generation created in `slot`.
+pub const fn first_seq(generation: u64) -> u64 {
+    (generation << SEQ_GENERATION_SHIFT) + 1
+}
+
 #[inline(always)]
 fn add(a: u64, b: u64) -> Result<u64> {
     a.checked_add(b).ok_or(VaultError::MathOverflow)
 }
 
 impl CollateralVault {
-    pub fn new(owner: Address, token_account: Address, bump: u8, created_at: i64) -> Self {
+    pub fn new(owner: Address, token_account: Address, bump: u8, created_at: i64, generation: u64) -> Self {
         Self {
             owner,
             token_account,
@@ -67,10 +83,20 @@ impl CollateralVault {
             total_withdrawn: PodU64::new(0),
             created_at: PodI64::new(created_at),
             bump,
-            event_seq: PodU64::new(0),
+            event_seq: PodU64::new(first_seq(generation) - 1),
             total_transferred_in: PodU64::new(0),
             total_transferred_out: PodU64::new(0),
-            reserved: [0; 32],
+            generation: PodU64::new(generation),
+            reserved: [0; 24],
+        }
+    }
+
+    /// Whether the vault may be closed at `slot` without its closing event number reaching the
+    /// numbers a vault created again at this address in the same slot would use.
+    pub fn can_close_at(&self, slot: u64) -> bool {
+        match self.event_seq.get().checked_add(1) {
+            Some(closing_seq) => closing_seq < first_seq(slot),
+            None => false,
         }
     }
 
@@ -159,24 +185,26 @@ impl CollateralVault {
         self.check_invariants()
     }
 
-    /// Tokens sent straight to the vault's token account (outside this program) belong to the
-    /// owner: they are credited as a deposit so that the token account and the ledger agree
-    /// again, instead of blocking the vault. Returns the amount credited.
-    pub fn absorb_surplus(&mut self, token_amount: u64) -> Result<u64> {
-        let total = self.total_balance.get();
-        if token_amount < total {
-            return Err(VaultError::TokenBalanceMismatch);
-        }
-        let surplus = token_amount - total;
+    /// Tokens in the vault's token account beyond the ledger: sent to it from outside this
+    /// program. Less than the ledger is an inconsistency.
+    pub fn surplus(&self, token_amount: u64) -> Result<u64> {
+        token_amount.checked_sub(self.total_balance.get()).ok_or(VaultError::TokenBalanceMismatch)
+    }
+
+    /// Credits a surplus to the owner as a deposit, so a stray transfer never blocks the vault.
+    /// Only while deposits are open: a deposit pause stops every inflow to the ledger, and the
+    /// surplus waits in the token account until deposits resume (see `check_token_amount`).
+    pub fn credit_surplus(&mut self, surplus: u64) -> Result {
         if surplus > 0 {
             self.deposit(surplus)?;
         }
-        Ok(surplus)
+        Ok(())
     }
 
-    /// The token account must hold exactly what the ledger says.
-    pub fn check_token_amount(&self, token_amount: u64) -> Result {
-        if token_amount != self.total_balance.get() {
+    /// After a transfer, the token account must hold exactly the ledger's total plus the
+    /// surplus that was left uncredited (zero unless deposits are paused).
+    pub fn check_token_amount(&self, token_amount: u64, uncredited: u64) -> Result {
+        if Some(token_amount) != self.total_balance.get().checked_add(uncredited) {
             return Err(VaultError::TokenBalanceMismatch);
         }
         Ok(())
@@ -201,13 +229,14 @@ mod tests {
     use crate::schema::Layout;
 
     fn vault() -> CollateralVault {
-        CollateralVault::new(Address::new_from_array([1; 32]), Address::new_from_array([2; 32]), 254, 0)
+        CollateralVault::new(Address::new_from_array([1; 32]), Address::new_from_array([2; 32]), 254, 0, 0)
     }
 
     #[test]
     fn layout_matches_borsh_size() {
-        // 2 pubkeys, 5 u64, i64, u8, 3 u64, 32 reserved.
-        assert_eq!(CollateralVault::LEN, 64 + 40 + 8 + 1 + 24 + 32);
+        // 2 pubkeys, 5 u64, i64, u8, 4 u64, 24 reserved: the size v1 had.
+        assert_eq!(CollateralVault::LEN, 64 + 40 + 8 + 1 + 32 + 24);
+        assert_eq!(CollateralVault::LEN, 169);
         assert_eq!(CollateralVault::SPACE, 8 + CollateralVault::LEN);
     }
 
@@ -249,13 +278,34 @@ mod tests {
     }
 
     #[test]
-    fn surplus_is_credited_and_shortfall_rejected() {
+    fn surplus_is_measured_credited_and_shortfall_rejected() {
         let mut v = vault();
         v.deposit(100).unwrap();
-        assert_eq!(v.absorb_surplus(100), Ok(0));
-        assert_eq!(v.absorb_surplus(130), Ok(30));
-        assert_eq!(v.total_balance.get(), 130);
-        assert_eq!(v.absorb_surplus(129), Err(VaultError::TokenBalanceMismatch));
+        assert_eq!(v.surplus(100), Ok(0));
+        assert_eq!(v.surplus(130), Ok(30));
+        assert_eq!(v.surplus(99), Err(VaultError::TokenBalanceMismatch));
+        v.credit_surplus(30).unwrap();
+        assert_eq!((v.total_balance.get(), v.total_deposited.get()), (130, 130));
+        // Left uncredited (deposits paused), it is accounted for in the token check.
+        assert_eq!(v.check_token_amount(140, 10), Ok(()));
+        assert_eq!(v.check_token_amount(140, 0), Err(VaultError::TokenBalanceMismatch));
+    }
+
+    #[test]
+    fn generations_number_events_above_every_earlier_generation() {
+        let first = CollateralVault::new(Address::new_from_array([1; 32]), Address::new_from_array([2; 32]), 254, 0, 5);
+        let mut v = first;
+        assert_eq!(v.next_event_seq(), Ok(first_seq(5)));
+        // Not in the creation slot; from the next slot on, yes.
+        assert!(!v.can_close_at(5));
+        assert!(v.can_close_at(6));
+        let closing = v.next_event_seq().unwrap();
+        let again = CollateralVault::new(Address::new_from_array([1; 32]), Address::new_from_array([2; 32]), 254, 0, 6);
+        assert!(again.event_seq.get() + 1 > closing);
+        // A vault that used up its slot's range must wait for a later slot.
+        let mut busy = first;
+        busy.event_seq.set(first_seq(6) - 1);
+        assert!(!busy.can_close_at(6) && busy.can_close_at(7));
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
     let seeds = [runtime::opaque(CALLER_AUTHORITY)];
     let (caller_authority, _) = Address::find_program_address(&seeds, &ix.program_id);
     ix.authority.add_program(AuthorizedProgram { program_id: ix.program_id, caller_authority })?;
+    // Re-authorized within its grace period: its locks are live again.
+    ix.authority.forget_removal(&ix.program_id);
     let event = ProgramAuthorizedEvent {
         program_id: ix.program_id,
         caller_authority,

@@ -7,29 +7,17 @@ use crate::{
     discriminator,
     events::{self, DepositEvent},
     runtime,
-    schema::{AccountSpec, InstructionSpec, Layout, Seed},
-    seeds::{EVENT_AUTHORITY_ADDRESS, VAULT, VAULT_AUTHORITY, VAULT_AUTHORITY_ADDRESS},
+    schema::{AccountSpec, InstructionSpec, Layout},
     state::{account_data_mut, CollateralVault, VaultAuthority},
-    token::{self, TOKEN_PROGRAM_ID},
-    ID,
+    token,
 };
 
-use super::vault_ops::{balance_event, credit_surplus, validate_owner_flow, AmountArgs, OwnerFlow};
+use super::vault_ops::{balance_event, owner_flow_accounts, settle_surplus, validate_owner_flow, AmountArgs, OwnerFlow};
 
 pub const NAME: &str = "deposit";
 pub const DISCRIMINATOR: [u8; 8] = discriminator::instruction(NAME);
 
-pub const ACCOUNTS: &[AccountSpec] = &[
-    AccountSpec::new("owner").signer(),
-    AccountSpec::new("vault_authority").address(VAULT_AUTHORITY_ADDRESS).pda(&[Seed::Const(VAULT_AUTHORITY)]),
-    AccountSpec::new("vault").writable().pda(&[Seed::Const(VAULT), Seed::Account("owner")]),
-    AccountSpec::new("vault_token_account").writable(),
-    AccountSpec::new("user_token_account").writable().docs("Source: any token account of the collateral mint the owner controls"),
-    AccountSpec::new("collateral_mint"),
-    AccountSpec::new("token_program").address(TOKEN_PROGRAM_ID),
-    AccountSpec::new("event_authority").address(EVENT_AUTHORITY_ADDRESS),
-    AccountSpec::new("program").address(ID),
-];
+pub const ACCOUNTS: &[AccountSpec] = &owner_flow_accounts("Source: any token account of the collateral mint the owner controls");
 
 pub const SPEC: InstructionSpec = InstructionSpec {
     name: NAME,
@@ -49,11 +37,12 @@ pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
     let address = *ix.vault.address();
     // SAFETY: type checked in `validate`; the token program never sees this account.
     let vault = unsafe { account_data_mut::<CollateralVault>(ix.vault) };
-    credit_surplus(vault, &address, ix.token_amount, ix.event_authority, timestamp)?;
+    // Deposits are open here (the gate), so any surplus is credited.
+    settle_surplus(vault, &address, ix.token_amount, true, ix.event_authority, timestamp)?;
     vault.deposit(ix.amount)?;
 
     token::transfer_checked(ix.user_token_account, ix.mint, ix.vault_token_account, ix.owner, (ix.amount, ix.decimals), &[])?;
-    vault.check_token_amount(token::TokenAccount::load(ix.vault_token_account)?.amount())?;
+    vault.check_token_amount(token::TokenAccount::load(ix.vault_token_account)?.amount(), 0)?;
 
     let seq = vault.next_event_seq()?;
     let event: DepositEvent = balance_event!(DepositEvent, vault, &address, ix.amount, seq, timestamp);

@@ -1,6 +1,8 @@
 //! `initialize_authority()`: creates the `VaultAuthority` singleton with the signer as admin and
-//! the given mint as collateral. When the program is upgradeable, only its upgrade authority may
-//! do this, so nobody can front-run the deployment.
+//! the given mint as collateral. Only the program's deployer may do this (its upgrade authority
+//! under the upgradeable loader or loader v4; see `loader`), so nobody can front-run the
+//! deployment. Under the immutable loader v2 there is no authority to check: deploy and
+//! initialize together.
 
 use pinocchio::{
     cpi::{Seed as CpiSeed, Signer},
@@ -16,7 +18,11 @@ use crate::{
     runtime,
     schema::{AccountSpec, InstructionSpec, Layout, Seed},
     seeds::{EVENT_AUTHORITY_ADDRESS, VAULT_AUTHORITY, VAULT_AUTHORITY_ADDRESS, VAULT_AUTHORITY_BUMP},
-    state::{init_account, AccountType, AuthorizedProgram, VaultAuthority, MAX_AUTHORIZED_PROGRAMS},
+    state::{
+        init_account, AccountType, AuthorizedProgram, RemovedProgram, VaultAuthority, DEFAULT_STRANDED_LOCK_GRACE_SECONDS,
+        MAX_AUTHORIZED_PROGRAMS, MAX_REMOVED_PROGRAMS,
+    },
+    loader::{self, DeployerCheck, BPF_LOADER_UPGRADEABLE},
     system, token, ID,
 };
 
@@ -27,14 +33,13 @@ layout! {
     pub struct InitializeAuthorityArgs {}
 }
 
-const BPF_LOADER_UPGRADEABLE: Address =
-    Address::from_str_const("BPFLoaderUpgradeab1e11111111111111111111111");
-
 pub const ACCOUNTS: &[AccountSpec] = &[
     AccountSpec::new("admin").writable().signer().docs("Pays for the account and becomes the admin"),
     AccountSpec::new("vault_authority").writable().address(VAULT_AUTHORITY_ADDRESS).pda(&[Seed::Const(VAULT_AUTHORITY)]),
     AccountSpec::new("collateral_mint").docs("The USDT mint"),
-    AccountSpec::new("program_data").docs("This program's ProgramData account (any account when the program is not upgradeable)"),
+    AccountSpec::new("program_data")
+        .pda_of(&[Seed::Account("program")], BPF_LOADER_UPGRADEABLE)
+        .docs("This program's ProgramData account under the upgradeable loader (ignored under loader v2 and v4)"),
     AccountSpec::new("system_program").address(pinocchio_system::ID),
     AccountSpec::new("event_authority").address(EVENT_AUTHORITY_ADDRESS),
     AccountSpec::new("program").address(ID),
@@ -73,26 +78,12 @@ fn validate<'a>(accounts: &'a mut [AccountView], data: &[u8]) -> Result<Initiali
     Ok(InitializeAuthority { admin, vault_authority, mint, event_authority, decimals })
 }
 
-/// On an upgradeable deployment, the signer must be the upgrade authority recorded in the
-/// program's ProgramData. Immutable deployments (loader v2) have none to check.
 fn check_upgrade_authority(program: &AccountView, program_data: &AccountView, admin: &Address) -> ProgramResult {
-    if !program.owned_by(&BPF_LOADER_UPGRADEABLE) {
-        return Ok(());
+    match loader::check_deployer(program, program_data, admin) {
+        DeployerCheck::Ok => Ok(()),
+        DeployerCheck::NotUpgradeAuthority => Err(VaultError::NotUpgradeAuthority.into()),
+        DeployerCheck::UnsupportedLoader => Err(VaultError::UnsupportedLoader.into()),
     }
-    // SAFETY: read-only views of loader-owned accounts that nothing else borrows.
-    let (program_bytes, data_bytes) = unsafe { (program.borrow_unchecked(), program_data.borrow_unchecked()) };
-    let points_to_program_data = program_bytes.len() >= 36
-        && program_bytes[..4] == [2, 0, 0, 0]
-        && program_bytes[4..36] == *program_data.address().as_ref();
-    let signed_by_upgrade_authority = program_data.owned_by(&BPF_LOADER_UPGRADEABLE)
-        && data_bytes.len() >= 45
-        && data_bytes[..4] == [3, 0, 0, 0]
-        && data_bytes[12] == 1
-        && data_bytes[13..45] == *admin.as_ref();
-    if !(points_to_program_data && signed_by_upgrade_authority) {
-        return Err(VaultError::NotUpgradeAuthority.into());
-    }
-    Ok(())
 }
 
 pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
@@ -116,6 +107,9 @@ pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
         authorized_program_count: 0,
         authorized_programs: [empty; MAX_AUTHORIZED_PROGRAMS],
         bump: VAULT_AUTHORITY_BUMP,
+        stranded_lock_grace_seconds: PodI64::new(DEFAULT_STRANDED_LOCK_GRACE_SECONDS),
+        removed_program_count: 0,
+        removed_programs: [RemovedProgram { program_id: Address::new_from_array([0; 32]), releasable_at: PodI64::new(0) }; MAX_REMOVED_PROGRAMS],
         reserved: [0; 64],
     };
     // SAFETY: just created with exactly SPACE bytes, owned by us; nothing else borrows it.
@@ -124,6 +118,7 @@ pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
     let event = AuthorityInitializedEvent {
         admin: state.admin,
         collateral_mint: state.collateral_mint,
+        stranded_lock_grace_seconds: state.stranded_lock_grace_seconds,
         timestamp: PodI64::new(runtime::unix_timestamp()?),
     };
     events::emit(&event, ix.event_authority)

@@ -22,7 +22,7 @@ use crate::{
     ID,
 };
 
-use super::vault_ops::credit_surplus;
+use super::vault_ops::{settle_surplus, vault_token_account_spec, COLLATERAL_MINT, VAULT_ATA_SEEDS};
 
 pub const NAME: &str = "initialize_vault";
 pub const DISCRIMINATOR: [u8; 8] = discriminator::instruction(NAME);
@@ -34,8 +34,8 @@ layout! {
 pub const ACCOUNTS: &[AccountSpec] = &[
     AccountSpec::new("owner").writable().signer().docs("The user; pays rent for both accounts"),
     AccountSpec::new("vault").writable().pda(&[Seed::Const(VAULT), Seed::Account("owner")]),
-    AccountSpec::new("vault_token_account").writable().docs("Associated token account of the vault PDA for the collateral mint"),
-    AccountSpec::new("collateral_mint"),
+    vault_token_account_spec("vault_token_account", VAULT_ATA_SEEDS).docs("Associated token account of the vault PDA for the collateral mint"),
+    COLLATERAL_MINT,
     AccountSpec::new("vault_authority").address(VAULT_AUTHORITY_ADDRESS).pda(&[Seed::Const(VAULT_AUTHORITY)]),
     AccountSpec::new("token_program").address(TOKEN_PROGRAM_ID),
     AccountSpec::new("associated_token_program").address(ASSOCIATED_TOKEN_PROGRAM_ID),
@@ -60,6 +60,7 @@ struct InitializeVault<'a> {
     system_program: &'a AccountView,
     token_program: &'a AccountView,
     event_authority: &'a AccountView,
+    deposits_open: bool,
     bump: u8,
 }
 
@@ -83,7 +84,8 @@ fn validate<'a>(accounts: &'a mut [AccountView], data: &[u8]) -> Result<Initiali
     guards::address(ata_program, &ASSOCIATED_TOKEN_PROGRAM_ID, VaultError::InvalidAssociatedTokenProgram)?;
     guards::address(system_program, &pinocchio_system::ID, VaultError::InvalidSystemProgram)?;
     events::check_event_accounts(event_authority, program)?;
-    Ok(InitializeVault { owner, vault, vault_token_account, mint, system_program, token_program, event_authority, bump })
+    let deposits_open = !authority.deposit_paused.get();
+    Ok(InitializeVault { owner, vault, vault_token_account, mint, system_program, token_program, event_authority, deposits_open, bump })
 }
 
 pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
@@ -108,12 +110,15 @@ pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
         if token_account.owner() != ix.vault.address() || token_account.mint() != ix.mint.address() {
             return Err(VaultError::InvalidTokenAccount.into());
         }
+        token_account.ensure_not_frozen()?;
         token_account.amount()
     };
 
-    let timestamp = runtime::unix_timestamp()?;
+    let now = runtime::now()?;
     let vault_address = *ix.vault.address();
-    let initial = CollateralVault::new(*ix.owner.address(), *ix.vault_token_account.address(), ix.bump, timestamp);
+    // The creation slot is the vault's generation: its event numbers start above those of any
+    // earlier vault at this address (see `CollateralVault::can_close_at`).
+    let initial = CollateralVault::new(*ix.owner.address(), *ix.vault_token_account.address(), ix.bump, now.unix_timestamp, now.slot);
     // SAFETY: just created with SPACE bytes, owned by us; no other reference exists.
     let vault = unsafe { init_account(ix.vault, &initial) };
 
@@ -122,9 +127,11 @@ pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
         owner: vault.owner,
         vault: vault_address,
         token_account: vault.token_account,
+        generation: vault.generation,
         seq: PodU64::new(seq),
-        timestamp: PodI64::new(timestamp),
+        timestamp: PodI64::new(now.unix_timestamp),
     };
     events::emit(&event, ix.event_authority)?;
-    credit_surplus(vault, &vault_address, token_amount, ix.event_authority, timestamp)
+    settle_surplus(vault, &vault_address, token_amount, ix.deposits_open, ix.event_authority, now.unix_timestamp)?;
+    Ok(())
 }

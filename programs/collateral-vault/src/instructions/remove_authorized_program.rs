@@ -1,5 +1,7 @@
 //! `remove_authorized_program(program_id)`: admin revokes a program's right to move collateral.
-//! Its existing locks stay locked until another authorized program releases them.
+//! Its existing locks stay locked for the grace period the authority stores (so a program
+//! removed by mistake can be re-added and settle), then each vault owner may release them with
+//! `release_stranded_lock`. No other program can touch them.
 
 use pinocchio::{AccountView, Address, ProgramResult};
 
@@ -29,7 +31,7 @@ pub const ACCOUNTS: &[AccountSpec] = ADMIN_ACCOUNTS;
 
 pub const SPEC: InstructionSpec = InstructionSpec {
     name: NAME,
-    docs: "Removes a program from the caller allow-list (admin only).",
+    docs: "Removes a program from the caller allow-list (admin only); its locks become releasable by the vault owners after the grace period.",
     discriminator: DISCRIMINATOR,
     accounts: ACCOUNTS,
     args: RemoveAuthorizedProgramArgs::FIELDS,
@@ -52,10 +54,13 @@ fn validate<'a>(accounts: &'a mut [AccountView], data: &[u8]) -> Result<RemoveAu
 
 pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
     let ix = validate(accounts, data)?;
+    let timestamp = runtime::unix_timestamp()?;
     ix.authority.remove_program(&ix.program_id)?;
+    let releasable_at = ix.authority.record_removal(&ix.program_id, timestamp)?;
     let event = ProgramDeauthorizedEvent {
         program_id: ix.program_id,
-        timestamp: PodI64::new(runtime::unix_timestamp()?),
+        releasable_at: PodI64::new(releasable_at),
+        timestamp: PodI64::new(timestamp),
     };
     events::emit(&event, ix.event_authority)
 }

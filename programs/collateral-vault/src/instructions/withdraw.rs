@@ -1,5 +1,6 @@
 //! `withdraw(amount)`: the owner takes available collateral back; the vault PDA signs the
-//! `transfer_checked`, and the token account must then hold exactly the ledger's total.
+//! `transfer_checked`, and the token account must then hold exactly the ledger's total (plus any
+//! surplus left uncredited while deposits are paused).
 
 use pinocchio::{
     cpi::{Seed as CpiSeed, Signer},
@@ -10,29 +11,18 @@ use crate::{
     discriminator,
     events::{self, WithdrawEvent},
     runtime,
-    schema::{AccountSpec, InstructionSpec, Layout, Seed},
-    seeds::{EVENT_AUTHORITY_ADDRESS, VAULT, VAULT_AUTHORITY, VAULT_AUTHORITY_ADDRESS},
+    schema::{AccountSpec, InstructionSpec, Layout},
+    seeds::VAULT,
     state::{account_data_mut, CollateralVault, VaultAuthority},
-    token::{self, TOKEN_PROGRAM_ID},
-    ID,
+    token,
 };
 
-use super::vault_ops::{balance_event, credit_surplus, validate_owner_flow, AmountArgs, OwnerFlow};
+use super::vault_ops::{balance_event, owner_flow_accounts, settle_surplus, validate_owner_flow, AmountArgs, OwnerFlow};
 
 pub const NAME: &str = "withdraw";
 pub const DISCRIMINATOR: [u8; 8] = discriminator::instruction(NAME);
 
-pub const ACCOUNTS: &[AccountSpec] = &[
-    AccountSpec::new("owner").signer(),
-    AccountSpec::new("vault_authority").address(VAULT_AUTHORITY_ADDRESS).pda(&[Seed::Const(VAULT_AUTHORITY)]),
-    AccountSpec::new("vault").writable().pda(&[Seed::Const(VAULT), Seed::Account("owner")]),
-    AccountSpec::new("vault_token_account").writable(),
-    AccountSpec::new("user_token_account").writable().docs("Destination token account of the collateral mint"),
-    AccountSpec::new("collateral_mint"),
-    AccountSpec::new("token_program").address(TOKEN_PROGRAM_ID),
-    AccountSpec::new("event_authority").address(EVENT_AUTHORITY_ADDRESS),
-    AccountSpec::new("program").address(ID),
-];
+pub const ACCOUNTS: &[AccountSpec] = &owner_flow_accounts("Destination token account of the collateral mint");
 
 pub const SPEC: InstructionSpec = InstructionSpec {
     name: NAME,
@@ -53,7 +43,7 @@ pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
     // SAFETY: type checked in `validate`. The token program receives the vault only as a
     // read-only signer and cannot change its data.
     let vault = unsafe { account_data_mut::<CollateralVault>(ix.vault) };
-    credit_surplus(vault, &address, ix.token_amount, ix.event_authority, timestamp)?;
+    let uncredited = settle_surplus(vault, &address, ix.token_amount, ix.deposits_open, ix.event_authority, timestamp)?;
     vault.withdraw(ix.amount)?;
 
     let bump = [vault.bump];
@@ -66,7 +56,7 @@ pub fn process(accounts: &mut [AccountView], data: &[u8]) -> ProgramResult {
         (ix.amount, ix.decimals),
         &[Signer::from(&seeds)],
     )?;
-    vault.check_token_amount(token::TokenAccount::load(ix.vault_token_account)?.amount())?;
+    vault.check_token_amount(token::TokenAccount::load(ix.vault_token_account)?.amount(), uncredited)?;
 
     let seq = vault.next_event_seq()?;
     let event: WithdrawEvent = balance_event!(WithdrawEvent, vault, &address, ix.amount, seq, timestamp);

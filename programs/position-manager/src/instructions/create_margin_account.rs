@@ -29,7 +29,9 @@ layout! {
 pub const ACCOUNTS: &[AccountSpec] = &[
     AccountSpec::new("owner").writable().signer(),
     AccountSpec::new("margin_account").writable().pda(&[Seed::Const(MARGIN), Seed::Account("owner")]),
-    AccountSpec::new("vault").docs("The owner's CollateralVault"),
+    AccountSpec::new("vault")
+        .pda_of(&[Seed::Const(collateral_vault_interface::seeds::VAULT), Seed::Account("owner")], collateral_vault_interface::ID)
+        .docs("The owner's CollateralVault (vault program PDA)"),
     AccountSpec::new("system_program").address(pinocchio_system::ID),
 ];
 
@@ -72,7 +74,7 @@ pub fn process(program_id: &Address, accounts: &mut [AccountView], data: &[u8]) 
     let bump = [ix.bump];
     let seeds = [CpiSeed::from(MARGIN), CpiSeed::from(ix.owner.address().as_ref()), CpiSeed::from(&bump)];
     create_pda_account(ix.owner, ix.margin, MarginAccount::SPACE, program_id, &Signer::from(&seeds))?;
-    let state = MarginAccount { owner: *ix.owner.address(), vault: *ix.vault.address(), locked: PodU64::new(0), bump: ix.bump };
+    let state = MarginAccount { owner: *ix.owner.address(), vault: *ix.vault.address(), locked: PodU64::new(0), position_size: PodU64::new(0), bump: ix.bump };
     // SAFETY: just created with SPACE bytes.
     unsafe { init(ix.margin, &state) };
     Ok(())

@@ -1,7 +1,10 @@
-//! `initialize(keeper)`: creates the config. The caller PDA's bump is found here once.
+//! `initialize(keeper)`: creates the config. Only the program's deployer may call it (its
+//! upgrade authority, as for the vault's `initialize_authority`), so nobody can front-run a
+//! fresh deployment and make themselves keeper. The caller PDA's bump is found here once.
 
 use collateral_vault_interface::{
     discriminator, layout,
+    loader::{check_deployer, DeployerCheck, BPF_LOADER_UPGRADEABLE},
     runtime::opaque,
     schema::{AccountSpec, InstructionSpec, Layout, Seed},
     system::create_pda_account,
@@ -29,14 +32,18 @@ layout! {
 }
 
 pub const ACCOUNTS: &[AccountSpec] = &[
-    AccountSpec::new("admin").writable().signer(),
+    AccountSpec::new("admin").writable().signer().docs("The program's upgrade authority (its deployer)"),
     AccountSpec::new("config").writable().pda(&[Seed::Const(CONFIG)]),
+    AccountSpec::new("program").address(crate::ID).docs("This program"),
+    AccountSpec::new("program_data")
+        .pda_of(&[Seed::Account("program")], BPF_LOADER_UPGRADEABLE)
+        .docs("This program's ProgramData account under the upgradeable loader (ignored under loader v2 and v4)"),
     AccountSpec::new("system_program").address(pinocchio_system::ID),
 ];
 
 pub const SPEC: InstructionSpec = InstructionSpec {
     name: NAME,
-    docs: "Creates the manager's config with its keeper.",
+    docs: "Creates the manager's config with its keeper (the program's upgrade authority only).",
     discriminator: DISCRIMINATOR,
     accounts: ACCOUNTS,
     args: InitializeArgs::FIELDS,
@@ -50,7 +57,7 @@ struct Initialize<'a> {
 }
 
 fn validate<'a>(program_id: &Address, accounts: &'a mut [AccountView], data: &[u8]) -> Result<Initialize<'a>, ManagerError> {
-    let [admin, config, system_program, ..] = accounts else {
+    let [admin, config, program, program_data, system_program, ..] = accounts else {
         return Err(ManagerError::NotEnoughAccounts);
     };
     let args = InitializeArgs::from_bytes(data).ok_or(ManagerError::InvalidInstructionData)?;
@@ -60,8 +67,13 @@ fn validate<'a>(program_id: &Address, accounts: &'a mut [AccountView], data: &[u
     }
     let seeds = [opaque(CONFIG)];
     let (expected, config_bump) = Address::find_program_address(&seeds, program_id);
-    if config.address() != &expected || system_program.address() != &pinocchio_system::ID {
+    if config.address() != &expected || system_program.address() != &pinocchio_system::ID || program.address() != program_id {
         return Err(ManagerError::InvalidAccount);
+    }
+    match check_deployer(program, program_data, admin.address()) {
+        DeployerCheck::Ok => {}
+        DeployerCheck::NotUpgradeAuthority => return Err(ManagerError::NotUpgradeAuthority),
+        DeployerCheck::UnsupportedLoader => return Err(ManagerError::UnsupportedLoader),
     }
     Ok(Initialize { admin, config, keeper: args.keeper, config_bump })
 }
