@@ -6,11 +6,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LD_LIBRARY_PATH := /usr/lib/llvm-22/lib$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
 
-.PHONY: bench-lag browser help venv toolchain program program-release verify-program idl test test-rust test-python test-js client-js bench-program run clean node-deps localnet
+.PHONY: totp bench-lag browser help venv toolchain program program-release verify-program idl test test-rust test-python test-js client-js bench-program run clean node-deps localnet
 
 help:
 	@echo "make run              the whole system on embedded PostgreSQL/Redis + the local validator:"
 	@echo "                      web (API, admin, /ws), indexer, Celery worker and beat (Ctrl-C stops)"
+	@echo "make run DEMO=1       the same, with demo vaults and live deposits, withdrawals, locks and unlocks"
+	@echo "make totp             the current authenticator (TOTP) codes of the staff logins make run created"
 	@echo "make test             every test: reproducible build, Rust unit tests, SVM, back office, browser"
 	@echo "make program          build both programs to target/deploy/*.so (offline SBF toolchain)"
 	@echo "make program-release  build and commit-stage the binaries in programs/deploy/"
@@ -79,6 +81,9 @@ bench-lag: venv node-deps
 
 run: venv node-deps
 	$(PY) scripts/run.py
+
+totp: venv
+	@$(PY) scripts/totp.py
 
 clean:
 	rm -rf target

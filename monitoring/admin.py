@@ -42,5 +42,16 @@ class MonitoringDashboardAdmin(ReadOnlyAdmin):
             "title": "Monitoring dashboard",
             "opts": self.model._meta,
             "analytics": VaultMonitor().analytics(),
+            "tvl_chart": _tvl_chart(),
         }
         return TemplateResponse(request, "admin/monitoring/dashboard.html", context)
+
+
+def _tvl_chart() -> dict:
+    """TVL after each recent deposit and withdrawal (console/selectors.py), for the chart."""
+    from django.conf import settings
+
+    from console.selectors import tvl_series, tvl_totals
+
+    return {**tvl_series(tvl_totals()["total_value_locked"]), "decimals": settings.COLLATERAL_DECIMALS,
+            "symbol": settings.COLLATERAL_SYMBOL}

@@ -67,7 +67,18 @@ def _group_for(target: Target) -> str:
         "all": lambda: streams.ALL_GROUP,
         "alerts": lambda: streams.ALERTS_GROUP,
         "tvl": lambda: streams.TVL_GROUP,
+        "feed": lambda: streams.FEED_GROUP,
     }[target.kind]()
+
+
+def _connections(delta: int) -> None:
+    """Open /ws connections, for /metrics (console/metrics.py)."""
+    try:
+        from console.metrics import WS_CONNECTIONS
+
+        WS_CONNECTIONS.inc(delta)
+    except Exception:  # noqa: BLE001 - metrics never break a connection
+        logger.debug("connection metric failed", exc_info=True)
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
@@ -89,6 +100,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
         principal, failure = await self._principal_from_handshake()
         await self.accept()
+        self.counted = True
+        _connections(+1)
         if failure:
             await self._close_with(failure, CLOSE_UNAUTHORIZED)
             return
@@ -107,6 +120,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         self.closing = True
+        if getattr(self, "counted", False):
+            self.counted = False
+            _connections(-1)
         task, self.heartbeat_task = getattr(self, "heartbeat_task", None), None
         if task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -146,7 +162,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if api_key is not None:
             principal = await self._principal("api_key", api_key)
             return principal, None if principal else error("invalid_api_key", "invalid or inactive API key")
-        return await database_sync_to_async(ws_auth.principal_for_user)(self.scope.get("user")), None
+        return await database_sync_to_async(ws_auth.principal_for_user)(self.scope.get("user"),
+                                                                         self.scope.get("session")), None
 
     async def _principal(self, kind: str, value: str):
         if not value or len(value) > 256:
@@ -207,10 +224,13 @@ class StreamConsumer(AsyncWebsocketConsumer):
     def _authorize(self, target: Target) -> None:
         allowed = {
             "tvl": lambda: True,
+            "feed": lambda: True,
             "all": self.principal.can_read_all,
             "alerts": self.principal.can_read_all,
-            "vault": lambda: self.principal.can_read_vault(target.key),
-            "user": lambda: self.principal.can_read_user(target.key),
+            # Public reads (WS_PUBLIC_VAULT_STREAMS): a vault's stream shows what GET
+            # /vault/balance and /vault/transactions show anyone.
+            "vault": lambda: settings.WS_PUBLIC_VAULT_STREAMS or self.principal.can_read_vault(target.key),
+            "user": lambda: settings.WS_PUBLIC_VAULT_STREAMS or self.principal.can_read_user(target.key),
         }[target.kind]()
         if allowed:
             return

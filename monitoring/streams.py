@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 ALL_GROUP = "stream.all"  # staff only: every vault message and every alert
 ALERTS_GROUP = "stream.alerts"  # staff only: alerts
 TVL_GROUP = "stream.tvl"  # everyone: tvl_update
+FEED_GROUP = "stream.feed"  # everyone: every vault's messages, what the chain shows anyway (the live pages)
 
 # What a client may subscribe to without authentication, and with it.
 PUBLIC_MESSAGE_TYPES = {"tvl_update"}
@@ -109,7 +110,7 @@ def groups_for(message: dict) -> list[str]:
         return [TVL_GROUP, ALL_GROUP]
     if message["type"] == "alert":
         return [ALERTS_GROUP, ALL_GROUP]
-    groups = [ALL_GROUP]
+    groups = [ALL_GROUP, FEED_GROUP]
     if message.get("vault"):
         groups.append(vault_group(message["vault"]))
     owner = message.get("owner") or message.get("user")

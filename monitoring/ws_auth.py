@@ -96,11 +96,24 @@ def principal_for_api_key(raw: str) -> StreamPrincipal | None:
     return StreamPrincipal(SERVICE, api_key_id=api_key.pk, name=api_key.name)
 
 
-def principal_for_user(user) -> StreamPrincipal:
-    """A Django user from the session cookie: staff or nobody (non-staff logins read only tvl)."""
+def principal_for_user(user, session=None) -> StreamPrincipal:
+    """A Django user from the session cookie: staff or nobody (non-staff logins read only tvl).
+    With the session at hand, staff must have signed in with their second factor (the session
+    names the verified TOTP device, as the admin's sign-in leaves it)."""
     if user is not None and getattr(user, "is_authenticated", False) and user.is_active and user.is_staff:
+        if session is not None and not _second_factor_verified(user, session):
+            return ANONYMOUS_PRINCIPAL
         return StreamPrincipal(STAFF, user_id=user.pk, name=user.get_username())
     return ANONYMOUS_PRINCIPAL
+
+
+def _second_factor_verified(user, session) -> bool:
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.models import Device
+
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY)
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    return device is not None and device.user_id == user.pk and device.confirmed
 
 
 def still_valid(principal: StreamPrincipal) -> bool:

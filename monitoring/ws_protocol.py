@@ -6,6 +6,7 @@ Client frames are JSON objects with an `action`:
     {"action": "subscribe", "vault": "<vault address>", "last_seq": 12}   (last_seq optional: replay)
     {"action": "subscribe", "user": "<owner wallet>", "last_seq": 12}
     {"action": "subscribe", "tvl": true}      public
+    {"action": "subscribe", "feed": true}     public: every vault's event messages (no alerts)
     {"action": "subscribe", "all": true}      staff only: every vault message and every alert
     {"action": "subscribe", "alerts": true}   staff only
     {"action": "unsubscribe", ...the same target...}
@@ -24,7 +25,7 @@ from vaults.fields import U64_MAX
 
 ACTIONS = {"auth", "subscribe", "unsubscribe", "ping"}
 KEY_TARGETS = ("vault", "user")  # take a public key
-FLAG_TARGETS = ("all", "alerts", "tvl")  # take `true`
+FLAG_TARGETS = ("all", "alerts", "tvl", "feed")  # take `true`
 TARGETS = KEY_TARGETS + FLAG_TARGETS
 MAX_ID_LENGTH = 64
 MAX_CREDENTIAL_LENGTH = 256

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -81,6 +82,18 @@ def start_localnet(data_dir: Path, env: dict) -> tuple[subprocess.Popen, Path]:
     return process, out
 
 
+def staff_login(data_dir: Path, username: str = STAFF_USERNAME) -> dict:
+    """The account's password and TOTP secret, generated once and kept (mode 600) in DATA_DIR."""
+    path = data_dir / ("staff.json" if username == STAFF_USERNAME else f"staff-{username}.json")
+    login = json.loads(path.read_text()) if path.exists() else {"username": username,
+                                                                "password": secrets.token_urlsafe(12)}
+    if not login.get("totp_key"):
+        login["totp_key"] = secrets.token_hex(20)
+        path.write_text(json.dumps(login))
+        path.chmod(0o600)
+    return login
+
+
 CHAIN_MISMATCH_EXIT = 2
 
 
@@ -127,13 +140,15 @@ def write_services_file(data_dir: Path, env: dict) -> None:
 
 
 def staff_password(data_dir: Path) -> str:
-    path = data_dir / "staff.json"
-    if path.exists():
-        return json.loads(path.read_text())["password"]
-    password = secrets.token_urlsafe(12)
-    path.write_text(json.dumps({"username": STAFF_USERNAME, "password": password}))
-    path.chmod(0o600)
-    return password
+    return staff_login(data_dir)["password"]
+
+
+def ensure_staff(python: str, env: dict, login: dict, role: str) -> str:
+    """Creates the account with its TOTP device; returns the authenticator secret (base32) line."""
+    out = subprocess.run([python, "manage.py", "ensure_staff", "--username", login["username"], "--password",
+                          login["password"], "--role", role, "--totp-key", login["totp_key"]],
+                         cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
+    return next(line[5:] for line in out.splitlines() if line.startswith("TOTP "))
 
 
 def wait_for_http(url: str, process: subprocess.Popen) -> None:
@@ -175,7 +190,14 @@ def main() -> int:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "vaultsite.settings.dev"),
            "PORT": str(port), "PYTHONUNBUFFERED": "1"}
     python = sys.executable
-    postgres = redis_server = localnet = web = indexer = worker = beat = None
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics merges the samples of web, indexer and Celery (prometheus-client multiprocess
+        # mode): each process writes them here; a fresh directory per start.
+        metrics_dir = data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    postgres = redis_server = localnet = web = indexer = worker = beat = demo = None
     try:
         if not env.get("DATABASE_URL"):
             postgres, env["DATABASE_URL"] = start_postgres(data_dir)
@@ -190,9 +212,11 @@ def main() -> int:
         write_services_file(data_dir, env)
         subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
         ensure_one_chain(python, env, localnet_file)
-        password = staff_password(data_dir)
-        subprocess.run([python, "manage.py", "ensure_staff", "--username", STAFF_USERNAME, "--password", password],
-                       cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        admin_login = staff_login(data_dir)
+        password = admin_login["password"]
+        admin_totp = ensure_staff(python, env, admin_login, "admin")
+        operator_login = staff_login(data_dir, "operator")
+        operator_totp = ensure_staff(python, env, operator_login, "operator")
         api_key = subprocess.run(
             [python, "manage.py", "ensure_dev_api_key", str(data_dir / "dev-api-key")],
             cwd=ROOT, env=env, check=True, capture_output=True, text=True,
@@ -213,13 +237,23 @@ def main() -> int:
         beat = subprocess.Popen([*celery, "beat", "--loglevel", "INFO"], cwd=ROOT, env=env, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         wait_for_http(f"{base}/vault/tvl", web)
+        demo_on = os.environ.get("DEMO", "").strip().lower() in {"1", "true", "yes", "on"}
+        if demo_on and localnet_file:
+            # make run DEMO=1: demo vaults and live deposits, withdrawals, locks and unlocks.
+            demo = subprocess.Popen([python, "manage.py", "demo"], cwd=ROOT, env=env, start_new_session=True)
         rpc = json.loads(localnet_file.read_text())["rpc_url"] if localnet_file else env["RPC_URL"]
         lines = [
             "",
             "Collateral Vault back office is running",
             f"  API           {base}/vault/tvl   (see {base}/api/docs/)",
             f"  OpenAPI       {base}/api/schema/",
-            f"  Admin         {base}/admin/   login: {STAFF_USERNAME} / {password}",
+            f"  Live page     {base}/   (public: TVL chart, live feed; /vaults/<owner> per vault)",
+            f"  Admin         {base}/admin/   login: {STAFF_USERNAME} / {password}   + authenticator code",
+            f"  2FA (TOTP)    secret {admin_totp.split()[0]}   (add to an authenticator app: {admin_totp.split()[1]})",
+            f"                no app at hand? `make totp` prints the current codes",
+            f"  Operator      login: operator / {operator_login['password']}   TOTP secret {operator_totp.split()[0]}"
+            "   (proposes; admin approves)",
+            f"  Metrics       {base}/metrics   (Prometheus; Grafana dashboard: docs/grafana-dashboard.json)",
             f"  Health        {base}/health",
             f"  API key       {api_key}   (header X-API-Key, for the POST endpoints)",
             f"  Solana RPC    {rpc}",
@@ -229,10 +263,15 @@ def main() -> int:
         if localnet_file:
             wallets = [w["pubkey"] for w in json.loads(localnet_file.read_text())["wallets"]]
             lines.append(f"  Dev wallets   {', '.join(wallets)}  (the server signs for these)")
+        if demo is not None:
+            lines.append("  Demo          3 vaults; a deposit, withdrawal, lock or unlock every ~2 s (open the live page)")
         lines += ["  Stop          Ctrl-C", ""]
         print("\n".join(lines), flush=True)
         log("ready")
         while True:
+            if demo is not None and demo.poll() is not None:
+                log(f"demo exited with {demo.returncode}; the rest keeps running")
+                demo = None
             for name, process in (("web", web), ("indexer", indexer), ("worker", worker), ("beat", beat),
                                   ("localnet", localnet)):
                 if process is not None and process.poll() is not None:
@@ -246,6 +285,7 @@ def main() -> int:
         return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        stop_process("demo", demo)
         stop_process("web", web)
         stop_process("beat", beat)
         stop_process("worker", worker)

@@ -2,6 +2,7 @@
 and the data survives a restart, the local chain's included: balances, history, TVL and sequence
 numbers agree after it, with no mismatch. A chain that cannot be restored gives a fresh ledger,
 said out loud, never a mix."""
+import base64
 import json
 import os
 import re
@@ -42,8 +43,9 @@ def start(data_dir: Path, port: int):
         if line.startswith("[run] ready"):
             text = "".join(output)
             password = re.search(r"login: admin / (\S+)", text).group(1)
+            totp_secret = re.search(r"2FA \(TOTP\)\s+secret (\S+)", text).group(1)
             api_key = re.search(r"API key\s+(\S+)", text).group(1)
-            return process, password, api_key, output
+            return process, (password, totp_secret), api_key, output
     process.kill()
     pytest.fail("make run did not become ready:\n" + "".join(output))
 
@@ -55,13 +57,33 @@ def stop(process, output):
     assert "[run] stopped" in "".join(output), "".join(output)
 
 
-def admin_login(base: str, password: str) -> tuple[int, str]:
+TOTP_STEP_SECONDS = 30
+_last_totp_step = [-1]
+
+
+def totp_code(secret: str) -> str:
+    """What the authenticator app shows for the printed secret. A code is accepted once, and the
+    next step's code is accepted too: each sign-in uses a step later than the last one used."""
+    from django_otp.oath import totp
+
+    while int(time.time() // TOTP_STEP_SECONDS) + 1 <= _last_totp_step[0]:
+        time.sleep(1)
+    step = int(time.time() // TOTP_STEP_SECONDS)
+    drift = 0 if step > _last_totp_step[0] else 1
+    _last_totp_step[0] = step + drift
+    return f"{totp(base64.b32decode(secret), drift=drift):06d}"
+
+
+def admin_login(base: str, login: tuple[str, str], *, with_code: bool = True) -> tuple[int, str]:
+    password, secret = login
     jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(f"{base}/admin/login/").read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    form = urllib.parse.urlencode({"username": "admin", "password": password, "csrfmiddlewaretoken": token,
-                                   "next": "/admin/"}).encode()
+    fields = {"username": "admin", "password": password, "csrfmiddlewaretoken": token, "next": "/admin/"}
+    if with_code:
+        fields["otp_token"] = totp_code(secret)
+    form = urllib.parse.urlencode(fields).encode()
     response = opener.open(urllib.request.Request(f"{base}/admin/login/", data=form,
                                                   headers={"Referer": f"{base}/admin/login/"}))
     return response.status, response.geturl()
@@ -126,6 +148,8 @@ def test_make_run_serves_keeps_its_ledger_and_chain_across_restarts_and_never_mi
             assert response.status == 200 and b"total_value_locked" in response.read()
         with urllib.request.urlopen(f"{base}/health") as response:
             assert b'"rpc":true' in response.read()
+        status, landed = admin_login(base, password, with_code=False)
+        assert landed.endswith("/admin/login/"), "signed in without the authenticator code"
         status, landed = admin_login(base, password)
         assert status == 200 and landed.rstrip("/").endswith("/admin")
         # Authenticated by the dev API key, then validated.
@@ -144,7 +168,8 @@ def test_make_run_serves_keeps_its_ledger_and_chain_across_restarts_and_never_mi
     process, second_password, second_key, output = start(tmp_path, port)
     try:
         assert second_password == password and second_key == api_key
-        assert admin_login(base, password)[0] == 200
+        status, landed = admin_login(base, password)
+        assert status == 200 and landed.rstrip("/").endswith("/admin")
         assert "local chain restored" in "".join(output)
         assert api(base, f"/vault/balance/{owner}")[1]["total_balance"] == 1_000_000
         assert api(base, "/vault/tvl")[1]["total_value_locked"] == 1_000_000
@@ -171,6 +196,7 @@ def test_make_run_serves_keeps_its_ledger_and_chain_across_restarts_and_never_mi
         assert api(base, f"/vault/balance/{owner}")[0] == 404
         assert api(base, f"/vault/transactions/{owner}")[0] == 404
         assert api(base, "/vault/tvl")[1]["total_value_locked"] == 0
-        assert admin_login(base, password)[0] == 200  # staff logins are kept
+        status, landed = admin_login(base, password)
+        assert status == 200 and landed.rstrip("/").endswith("/admin")  # staff logins are kept
     finally:
         stop(process, output)

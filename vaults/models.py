@@ -41,7 +41,10 @@ class Vault(models.Model):
 
     class Meta:
         db_table = "vaults"
-        permissions = [("act_for_wallet", "Can act for a wallet through the API")]
+        permissions = [
+            ("act_for_wallet", "Can act for a wallet through the API"),
+            ("reconcile_vault", "Can reconcile a vault against the chain now"),
+        ]
         constraints = [
             u64_range_check("total_balance"),
             u64_range_check("locked_balance"),

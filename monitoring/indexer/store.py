@@ -85,6 +85,8 @@ def apply_transaction(confirmed: ConfirmedTransaction, events, states: dict[str,
         if cursor:
             advance_cursor(cursor, confirmed.signature, confirmed.slot)
         streams.publish_on_commit(announce_ready(sorted({side.vault for item in new_events for side in item.sides})))
+        names = [new.event.name for new in new_events]
+        db_transaction.on_commit(lambda: _count_indexed(names, confirmed.block_time))
     if new_events or source != "backfill":
         logger.info("indexed %s via %s: %d new events, slot %d", confirmed.signature, source, result.new_events,
                     confirmed.slot)
@@ -165,3 +167,13 @@ def announce_ready(vault_addresses) -> list[dict]:
                 timestamp=last_row.timestamp, seq=last.seq, slot=last.slot))
         IndexedEvent.objects.filter(pk__in=[r.pk for r in ready]).update(announced=True)
     return messages
+
+
+def _count_indexed(event_names: list[str], block_time: int | None) -> None:
+    """Events per second and confirmation-to-database delay, for /metrics (console/metrics.py)."""
+    try:
+        from console.metrics import count_indexed_events
+
+        count_indexed_events(event_names, block_time)
+    except Exception:  # noqa: BLE001 - metrics never fail indexing
+        logger.debug("indexer metrics failed", exc_info=True)

@@ -344,6 +344,7 @@ class BalanceTracker:
                 self._alert_if_frozen(comparison, log)
         counts = {s: sum(1 for c in comparisons if c.status == s) for s in ReconciliationLog.Status.values}
         logger.info("reconciled %d vaults: %s", len(comparisons), counts)
+        _count_results([c.status for c in comparisons])
         return logs
 
     def _read(self, vaults: list[Vault]) -> tuple[list[DatabaseView], list[VaultReading]]:
@@ -476,3 +477,13 @@ class BalanceTracker:
                      "since": first.timestamp.isoformat()},
             **common,
         )
+
+
+def _count_results(statuses) -> None:
+    """Reconciliation results for /metrics (console/metrics.py)."""
+    try:
+        from console.metrics import count_reconciliation
+
+        count_reconciliation(statuses)
+    except Exception:  # noqa: BLE001 - metrics never fail a run
+        logger.debug("reconciliation metrics failed", exc_info=True)

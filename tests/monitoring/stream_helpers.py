@@ -34,10 +34,12 @@ def staff_cookie(*, is_staff: bool = True) -> bytes:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
+    from tests.console.staff import verified_login
+
     user = get_user_model().objects.create_user(username=f"u{Keypair().pubkey()}"[:30], password="x" * 16,
                                                 is_staff=is_staff)
     client = Client()
-    client.force_login(user)
+    verified_login(client, user)  # password and authenticator code, as the admin's sign-in
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
 
 

@@ -7,13 +7,14 @@ from django.urls import reverse
 from monitoring.models import Alert
 from monitoring.services.alerts import raise_alert
 from vaults.models import AuditTrail, BalanceSnapshot, ReconciliationLog, Transaction, Vault
+from tests.console.staff import verified_login
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def staff_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
+    verified_login(client, django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
     return client
 
 

@@ -73,6 +73,26 @@ async def test_tvl_can_be_declined_and_taken_again():
     await client.disconnect()
 
 
+@pytest.fixture
+def private_vault_streams(settings):
+    settings.WS_PUBLIC_VAULT_STREAMS = False
+
+
+async def test_public_mode_lets_anyone_follow_a_vault_and_the_feed_but_not_alerts():
+    _, owner = wallet()
+    client = await connect("/ws?tvl=0")
+    assert (await request(client, {"action": "subscribe", "vault": vault_pda(owner)}))["type"] == "subscribed"
+    assert (await request(client, {"action": "subscribe", "feed": True}))["type"] == "subscribed"
+    for frame in ({"action": "subscribe", "all": True}, {"action": "subscribe", "alerts": True}):
+        assert (await request(client, frame))["code"] == "not_authenticated", frame
+    message = deposit_message(owner)
+    await publish([message, streams.alert(kind="x", message="secret", timestamp=1)])
+    assert await client.receive_json_from(timeout=5) == message  # once, though in two of its groups
+    assert await client.receive_nothing(timeout=0.5)
+    await client.disconnect()
+
+
+@pytest.mark.usefixtures("private_vault_streams")
 async def test_anonymous_client_cannot_subscribe_to_private_streams():
     _, owner = wallet()
     client = await connect("/ws")
@@ -85,6 +105,7 @@ async def test_anonymous_client_cannot_subscribe_to_private_streams():
     await client.disconnect()
 
 
+@pytest.mark.usefixtures("private_vault_streams")
 async def test_a_wallet_token_reads_its_own_streams_only():
     me, my_wallet = wallet()
     _, other = wallet()

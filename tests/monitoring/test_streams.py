@@ -26,10 +26,11 @@ def test_messages_keep_the_seeds_fields():
 
 def test_routing_keeps_private_messages_out_of_public_groups():
     deposit = streams.vault_event("deposit", owner=OWNER, vault=VAULT, amount=1, signature="s", timestamp=0)
-    assert set(streams.groups_for(deposit)) == {streams.ALL_GROUP, streams.vault_group(VAULT), streams.user_group(OWNER)}
+    assert set(streams.groups_for(deposit)) == {streams.ALL_GROUP, streams.FEED_GROUP, streams.vault_group(VAULT),
+                                               streams.user_group(OWNER)}
     assert streams.TVL_GROUP not in streams.groups_for(deposit)
     alert = streams.alert(kind="reconciliation_mismatch", message="off by 5")
-    assert set(streams.groups_for(alert)) == {streams.ALERTS_GROUP, streams.ALL_GROUP}
+    assert set(streams.groups_for(alert)) == {streams.ALERTS_GROUP, streams.ALL_GROUP}  # never the public feed
 
 
 def _receive(channel: str):

@@ -57,3 +57,20 @@ def test_origins(settings):
     validator = ws_auth.origin_validated(None)
     assert validator.valid_origin(urlparse("https://app.example.com"))
     assert not validator.valid_origin(urlparse("http://localhost:3000"))
+
+
+@pytest.mark.django_db
+def test_a_staff_session_without_the_second_factor_reads_nothing_private(django_user_model):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from tests.console.staff import make_staff
+
+    staff = make_staff("ops", "viewer")
+    user = django_user_model.objects.get(username=staff.username)
+    assert ws_auth.principal_for_user(user, SessionStore()) == ws_auth.ANONYMOUS_PRINCIPAL
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    session = SessionStore()
+    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+    assert ws_auth.principal_for_user(user, session).kind == ws_auth.STAFF

@@ -3,13 +3,14 @@ import pytest
 from django.urls import reverse
 
 from vaults.models import ApiKey, AuditTrail, Vault
+from tests.console.staff import verified_login
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def staff_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
+    verified_login(client, django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
     return client
 
 

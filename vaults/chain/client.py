@@ -153,6 +153,7 @@ class AuthorityAccount:
     withdraw_paused: bool
     lock_paused: bool
     authorized_programs: tuple[AuthorizedProgram, ...]
+    pending_admin: str | None = None  # None: no hand-over in progress
     stranded_lock_grace_seconds: int = 0
     removed_programs: tuple[RemovedProgram, ...] = ()
 
@@ -460,20 +461,28 @@ class ChainClient:
     # ---- RPC plumbing ----
 
     def _call(self, what, fn, *args, **kwargs):
+        started, failed = time.perf_counter(), True
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            failed = False
+            return result
         except (SolanaRpcException, httpx.HTTPError, OSError) as exc:
             raise ChainUnavailable(f"RPC {what} failed: {exc.__class__.__name__} {exc}") from exc
+        finally:
+            _observe_rpc(what, time.perf_counter() - started, failed)
 
     def _raw(self, method, params):
         """For the few methods solana-py 0.36 lacks (getRecentPrioritizationFees)."""
         body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        started = time.perf_counter()
         try:
             response = httpx.post(self.rpc_url, json=body, timeout=self.timeout)
             response.raise_for_status()
             payload = response.json()
         except (httpx.HTTPError, ValueError) as exc:
+            _observe_rpc(method, time.perf_counter() - started, True)
             raise ChainUnavailable(f"RPC {method} failed: {exc}") from exc
+        _observe_rpc(method, time.perf_counter() - started, "error" in payload)
         if "error" in payload:
             raise ChainError(f"RPC {method}: {payload['error']}")
         return payload["result"]
@@ -586,9 +595,36 @@ class ChainClient:
             withdraw_paused=bool(decoded.withdraw_paused),
             lock_paused=bool(decoded.lock_paused),
             authorized_programs=programs,
+            pending_admin=None if decoded.pending_admin == Pubkey.default() else str(decoded.pending_admin),
             stranded_lock_grace_seconds=decoded.stranded_lock_grace_seconds,
             removed_programs=removed,
         )
+
+    # ---- administration (the staff console's four-eyes actions, console/services/chain_admin.py) ----
+
+    PAUSE_ACTIONS = ("deposit", "withdraw", "lock")
+
+    def set_paused_instruction(self, admin, action: str, paused: bool) -> Instruction:
+        if action not in self.PAUSE_ACTIONS:
+            raise ValueError(f"unknown pause action {action!r}")
+        variant = getattr(self.vault_program.type["PauseAction"], action.capitalize())()
+        return self._vault_ix("set_paused", [variant, bool(paused)], {"admin": parse_pubkey(admin)})
+
+    def add_authorized_program_instruction(self, admin, program_id) -> Instruction:
+        return self._vault_ix("add_authorized_program", [parse_pubkey(program_id)], {"admin": parse_pubkey(admin)})
+
+    def remove_authorized_program_instruction(self, admin, program_id) -> Instruction:
+        return self._vault_ix("remove_authorized_program", [parse_pubkey(program_id)], {"admin": parse_pubkey(admin)})
+
+    def set_stranded_lock_grace_instruction(self, admin, seconds: int) -> Instruction:
+        """How long after a program's removal its locks become releasable by the vault owners."""
+        return self._vault_ix("set_stranded_lock_grace", [int(seconds)], {"admin": parse_pubkey(admin)})
+
+    def propose_admin_instruction(self, admin, new_admin) -> Instruction:
+        return self._vault_ix("propose_admin", [parse_pubkey(new_admin)], {"admin": parse_pubkey(admin)})
+
+    def accept_admin_instruction(self, pending_admin) -> Instruction:
+        return self._vault_ix("accept_admin", [], {"pending_admin": parse_pubkey(pending_admin)})
 
     def get_token_amount(self, token_account) -> int | None:
         """Raw SPL token account amount; None when the account does not exist."""
@@ -1064,6 +1100,15 @@ class FailedVaultCall:
     signers: list
     invoked_by: str | None  # the top-level program when the vault was called by CPI
     logs: list
+
+
+def _observe_rpc(method: str, seconds: float, failed: bool) -> None:
+    """RPC latency and errors for /metrics (console/metrics.py); never fails the call."""
+    try:
+        from console.metrics import observe_rpc
+    except Exception:  # noqa: BLE001 - the console app absent (a bare script)
+        return
+    observe_rpc(method, seconds, failed)
 
 
 _clients: dict[tuple, ChainClient] = {}

@@ -65,7 +65,7 @@ CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("CSRF_TRUSTED_ORIGINS", "").split
 
 INSTALLED_APPS = [
     "daphne",  # Channels 4 has no runserver of its own; daphne provides the ASGI one.
-    "django.contrib.admin",
+    "console.apps.ConsoleAdminConfig",  # django.contrib.admin with the 2FA site (console/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -76,16 +76,23 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our static files: it works offline
     "channels",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "vaults",
     "monitoring",
+    "console",
 ]
 
 MIDDLEWARE = [
+    "console.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "console.middleware.StaffSessionLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "vaults.api.middleware.AuditTrailMiddleware",
@@ -106,6 +113,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "console.context_processors.console",
             ],
         },
     },
@@ -235,11 +243,22 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
+# LOG_FORMAT=json: one JSON object per line (python-json-logger), for log shippers; plain otherwise.
+LOG_FORMAT = env("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}},
 }
@@ -271,6 +290,9 @@ WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 4096)
 WS_REPLAY_MAX_EVENTS = env_int("WS_REPLAY_MAX_EVENTS", 10_000)  # more missed: resync from the REST API
 # Browser origins allowed to open /ws (default: ALLOWED_HOSTS); clients without Origin pass.
 WS_ALLOWED_ORIGINS = [o.strip() for o in env("WS_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+# Vault and user streams readable without credentials, like the REST reads (the public live
+# pages use them); false restricts them to the owner's token, API keys and staff.
+WS_PUBLIC_VAULT_STREAMS = env_bool("WS_PUBLIC_VAULT_STREAMS", True)
 # Live messages wait in a connection's channel while it replays: room for bursts.
 WS_CHANNEL_CAPACITY = env_int("WS_CHANNEL_CAPACITY", 1000)
 
@@ -324,6 +346,35 @@ CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 COLLATERAL_DECIMALS = env_int("COLLATERAL_DECIMALS", 6)
 COLLATERAL_SYMBOL = env("COLLATERAL_SYMBOL", "USDT")
 
+# ---- staff console (console/): roles, 2FA, sessions, explorer links, on-chain administration ----
+# Staff sign in with a password and a TOTP code (django-otp); the admin refuses unverified sessions.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Collateral Vault")
+# A staff session ends after STAFF_SESSION_IDLE_SECONDS without a request, and in any case
+# STAFF_SESSION_MAX_SECONDS after sign-in; closing the browser ends it too.
+STAFF_SESSION_IDLE_SECONDS = env_int("STAFF_SESSION_IDLE_SECONDS", 30 * 60)
+STAFF_SESSION_MAX_SECONDS = env_int("STAFF_SESSION_MAX_SECONDS", 12 * 3600)
+SESSION_COOKIE_AGE = STAFF_SESSION_IDLE_SECONDS
+SESSION_SAVE_EVERY_REQUEST = True  # the idle limit slides with activity
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Links to a block explorer: {signature} / {address} and {cluster_query} are filled in.
+EXPLORER_TX_URL = env("EXPLORER_TX_URL", "https://explorer.solana.com/tx/{signature}{cluster_query}")
+EXPLORER_ADDRESS_URL = env("EXPLORER_ADDRESS_URL", "https://explorer.solana.com/address/{address}{cluster_query}")
+EXPLORER_CLUSTER_QUERY = env("EXPLORER_CLUSTER_QUERY", "")
+# On-chain administration: proposals need a second staff member's approval. On localnet the ops
+# key signs (a JSON array of the 64 secret-key bytes, or a path to such a file); elsewhere the
+# console exports the unsigned transaction for a multisig or hardware wallet.
+CHAIN_ADMIN_OPS_KEY = env("CHAIN_ADMIN_OPS_KEY")
+CHAIN_ADMIN_PROPOSAL_TTL_SECONDS = env_int("CHAIN_ADMIN_PROPOSAL_TTL_SECONDS", 24 * 3600)
+# /metrics (Prometheus text format). Empty: open to anyone who reaches it (keep it on an
+# internal network); otherwise a bearer token the scraper sends.
+METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN", "")
+# Public pages (/ and /vaults/<owner>): how many recent events and snapshots they render.
+LIVE_FEED_EVENTS = env_int("LIVE_FEED_EVENTS", 30)
+# Static files besides the apps': the chart library from npm (node_modules, `npm ci`), never a CDN.
+STATICFILES_DIRS = [("vendor/uplot", BASE_DIR / "node_modules" / "uplot" / "dist")]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the LOGGING above (plain or JSON) applies to the worker too
 # One chain per ledger (vaults/services/chain_identity.py). `manage.py reset_ledger` empties a
 # ledger only where this is on: development and tests, never production.
 LEDGER_RESET_ALLOWED = False

@@ -15,4 +15,7 @@ DEV_SIGNER_SECRET_KEYS = []
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Staff sessions: cookies only over HTTPS, and the ops key is never read in production: approved
+# administration is exported for a multisig or hardware wallet to sign.
+CHAIN_ADMIN_OPS_KEY = None
 LEDGER_RESET_ALLOWED = False  # whatever a settings layer above says: a production ledger is never emptied

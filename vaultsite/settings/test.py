@@ -11,6 +11,7 @@ CELERY_BROKER_URL = REDIS_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SOLANA_RPC_URL = "http://127.0.0.1:8899"
 DEV_SIGNER_ENABLED = False
+SERVE_STATIC = env_bool("SERVE_STATIC", False)  # a daphne test server serving the live pages' scripts
 # A server process started by a test (tests/live_server.py) is pointed at the session's local
 # validator through the environment; pytest itself never sets these.
 if env("TEST_SERVER_LOCALNET"):
@@ -20,7 +21,6 @@ if env("TEST_SERVER_LOCALNET"):
     USDT_MINT = _localnet["usdt_mint"]
     DEV_SIGNER_ENABLED = env_bool("DEV_SIGNER_ENABLED", False)
     DEV_SIGNER_SECRET_KEYS = [w["secret_key"] for w in _localnet["wallets"]] if DEV_SIGNER_ENABLED else []
-    SERVE_STATIC = env_bool("SERVE_STATIC", False)
 
 LEDGER_RESET_ALLOWED = True
 CHAIN_CHECK_AT_STARTUP = False  # tests call the check themselves (the ASGI app is imported in many)

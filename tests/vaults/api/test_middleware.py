@@ -157,9 +157,11 @@ def test_an_authenticated_body_just_under_the_read_limit_is_bounded(dev_signing_
 
 
 def test_the_admin_add_user_form_leaves_no_password_anywhere_in_the_database(localnet, django_user_model):
+    from tests.console.staff import verified_login
+
     admin = django_user_model.objects.create_superuser("root", password="root-pw-for-tests")
     client = Client()
-    client.force_login(admin)
+    verified_login(client, admin)  # the admin admits only sessions with a verified second factor
     password = "Plain-Text-Secret-9f3k2"
     response = client.post("/admin/auth/user/add/", {"username": "newcomer", "password1": password,
                                                      "password2": password, "usable_password": "true",
