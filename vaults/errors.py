@@ -47,6 +47,28 @@ class InsufficientBalance(VaultServiceError):
     code = "insufficient_available_balance"
 
 
+class DuplicateTransaction(VaultServiceError):
+    """A byte-identical transaction (same signature) was already processed: this request did not
+    move anything. The existing signature is in the details."""
+
+    status = 409
+    code = "duplicate_transaction"
+
+
+class IdempotencyKeyInUse(VaultServiceError):
+    """Another request with the same Idempotency-Key is still being processed."""
+
+    status = 409
+    code = "idempotency_key_in_use"
+
+
+class IdempotencyKeyReused(VaultServiceError):
+    """The Idempotency-Key was first used with another request body."""
+
+    status = 422
+    code = "idempotency_key_reused"
+
+
 class TransactionRejected(VaultServiceError):
     """The program (or the runtime) rejects the transaction: simulation or execution failed."""
 

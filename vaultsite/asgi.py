@@ -11,14 +11,14 @@ from django.conf import settings  # noqa: E402
 
 from monitoring.routing import websocket_urlpatterns  # noqa: E402
 from monitoring.ws_auth import origin_validated  # noqa: E402
+from vaultsite.http_guard import JsonErrorGuard  # noqa: E402
 from vaults.services.chain_identity import verify_at_startup  # noqa: E402
 
 
-
 def _verify_chain_at_startup() -> None:
-    """One chain per ledger: never serve a ledger against another chain. uvicorn's worker
-    processes import this module inside their running event loop, where Django refuses database
-    queries: the check then runs on a thread of its own (its SystemExit still stops the worker)."""
+    """One chain per ledger: never serve a ledger against another chain. Some ASGI servers
+    (uvicorn's workers) import this module inside their running event loop, where Django refuses
+    database queries: the check then runs on a thread of its own (its SystemExit still stops it)."""
     import asyncio
 
     try:
@@ -49,7 +49,8 @@ if settings.SERVE_STATIC:
     django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
 application = ProtocolTypeRouter({
-    "http": django_asgi_app,
+    # Outermost: whatever fails below (static files included) still answers in JSON.
+    "http": JsonErrorGuard(django_asgi_app),
     # Browsers: Origin checked against ALLOWED_HOSTS. Staff sessions come from the cookie, read
     # once by the consumer at connect (monitoring.ws_auth.principal_for_session): no session
     # middleware wraps every frame the streams send.

@@ -13,4 +13,5 @@ urlpatterns = [
 
 handler400 = "vaults.api.errors.json_bad_request"
 handler404 = "vaults.api.errors.json_not_found"
+handler403 = "vaults.api.errors.json_forbidden"
 handler500 = "vaults.api.errors.json_server_error"

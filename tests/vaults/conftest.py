@@ -46,3 +46,18 @@ def wallet_client(api_client, db):
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {answer.json()['token']}")
         return client
     return login
+
+
+@pytest.fixture
+def staff_operator(django_user_model, db):
+    """A staff account allowed to act for wallets: `vaults.act_for_wallet`, through the
+    `operator` group as in production."""
+    def make(username="operator", password="pw-for-tests"):
+        from django.contrib.auth.models import Group, Permission
+
+        group, _ = Group.objects.get_or_create(name="operator")
+        group.permissions.add(Permission.objects.get(content_type__app_label="vaults", codename="act_for_wallet"))
+        user = django_user_model.objects.create_user(username, password=password, is_staff=True)
+        user.groups.add(group)
+        return user
+    return make

@@ -12,8 +12,13 @@ class WalletTokenAuthentication(BaseAuthentication):
 
     def authenticate(self, request):
         parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword:
+        if not parts:
             return None
+        if parts[0].lower() != self.keyword:
+            # A credential the API does not understand is refused, never ignored: a request
+            # carrying a bad credential must not pass on the strength of another one.
+            raise NotAuthenticated("unsupported Authorization scheme: use Bearer <wallet login token>",
+                                   code="invalid_token")
         if len(parts) != 2:
             raise NotAuthenticated("malformed Authorization header", code="invalid_token")
         session = session_for_token(parts[1].decode(errors="replace"))

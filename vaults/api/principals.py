@@ -3,6 +3,8 @@ from dataclasses import dataclass
 
 from vaults.errors import Forbidden, NotAuthenticated
 
+ACT_FOR_WALLET = "vaults.act_for_wallet"
+
 
 @dataclass(frozen=True)
 class WalletPrincipal:
@@ -44,8 +46,9 @@ def acting_wallet(user) -> str | None:
 
 
 def ensure_can_act_for(user, wallet: str) -> None:
-    """A wallet token acts only for its wallet; API keys and staff for any (they only ever get
-    an unsigned transaction, except on localnet with the dev signer)."""
+    """A wallet token acts only for its wallet; API keys for any; staff for any only with the
+    explicit `vaults.act_for_wallet` permission (the `operator` and `admin` groups), never by
+    merely being staff. Outside localnet's dev signer they only ever get unsigned transactions."""
     if user is None or not getattr(user, "is_authenticated", False):
         raise NotAuthenticated("authentication required: a wallet login token, an API key, or a staff session")
     if isinstance(user, WalletPrincipal):
@@ -56,3 +59,5 @@ def ensure_can_act_for(user, wallet: str) -> None:
         return
     if not user.is_staff:
         raise Forbidden("only staff accounts may act for a wallet")
+    if not user.has_perm(ACT_FOR_WALLET):
+        raise Forbidden("this staff account lacks the permission to act for wallets (vaults.act_for_wallet)")

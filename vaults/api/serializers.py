@@ -1,8 +1,8 @@
 """Request validation and response shapes (exactly the seeds' field names)."""
-
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from vaults.chain.client import parse_pubkey
+from vaults.chain.client import PACKET_DATA_SIZE, parse_pubkey
 from vaults.errors import InvalidRequest
 from vaults.fields import U64_MAX
 
@@ -17,6 +17,26 @@ FIELD_ERROR_CODES = {
 }
 
 
+BASE58_PUBKEY = {
+    "type": "string", "format": "solana-pubkey",
+    "pattern": "^[1-9A-HJ-NP-Za-km-z]{32,44}$", "minLength": 32, "maxLength": 44,
+    "description": "base58-encoded 32-byte public key (the pattern is necessary, not sufficient: the "
+                   "key must also decode to exactly 32 bytes)", "example": "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU",
+}
+BASE58_SIGNATURE = {
+    "type": "string", "pattern": "^[1-9A-HJ-NP-Za-km-z]{64,88}$", "minLength": 64, "maxLength": 88,
+    "description": "base58-encoded 64-byte transaction signature",
+}
+U64_AMOUNT = {
+    "type": "integer", "minimum": 1, "maximum": U64_MAX,
+    "description": "amount in base units (USDT: 6 decimals), a JSON integer", "example": 1000000,
+}
+U64 = {"type": "integer", "minimum": 0, "maximum": U64_MAX}
+# base64 of at most PACKET_DATA_SIZE bytes
+MAX_TRANSACTION_BASE64 = 4 * -(-PACKET_DATA_SIZE // 3)
+
+
+@extend_schema_field(BASE58_PUBKEY)
 class PubkeyField(serializers.Field):
     default_error_messages = {"invalid": "must be a base58-encoded 32-byte public key"}
 
@@ -30,6 +50,7 @@ class PubkeyField(serializers.Field):
         return str(value)
 
 
+@extend_schema_field(U64_AMOUNT)
 class U64AmountField(serializers.Field):
     """A positive JSON integer in base units, at most 2^64-1. Floats, strings and booleans are
     refused rather than coerced: an amount is never rounded."""
@@ -51,6 +72,11 @@ class U64AmountField(serializers.Field):
 
     def to_representation(self, value):
         return int(value)
+
+
+@extend_schema_field(BASE58_SIGNATURE)
+class SignatureField(serializers.CharField):
+    pass
 
 
 def parse_input(serializer_class, data):
@@ -79,7 +105,10 @@ class AmountRequest(serializers.Serializer):
 
 
 class SubmitRequest(serializers.Serializer):
-    transaction = serializers.CharField(help_text="The signed transaction, base64")
+    transaction = serializers.CharField(
+        max_length=MAX_TRANSACTION_BASE64, trim_whitespace=False,
+        help_text=f"The signed versioned transaction, base64 (at most {PACKET_DATA_SIZE} bytes)",
+    )
 
 
 class NonceRequest(serializers.Serializer):
@@ -88,45 +117,66 @@ class NonceRequest(serializers.Serializer):
 
 class LoginRequest(serializers.Serializer):
     wallet = PubkeyField()
-    nonce = serializers.CharField(max_length=64)
-    signature = serializers.CharField(max_length=100, help_text="base58 ed25519 signature of the nonce message")
+    nonce = serializers.CharField(min_length=1, max_length=64)
+    signature = SignatureField(min_length=64, max_length=88, help_text="base58 ed25519 signature of the nonce message")
 
 
 # ---- responses (for the OpenAPI schema; the views render the same fields) ----
 
+@extend_schema_field(U64)
+class U64Field(serializers.IntegerField):
+    pass
+
+
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class TrueField(serializers.BooleanField):
+    pass
+
+
+@extend_schema_field({"type": "boolean", "enum": [False]})
+class FalseField(serializers.BooleanField):
+    pass
+
+
 class SignatureResponse(serializers.Serializer):
-    success = serializers.BooleanField()
-    signature = serializers.CharField()
+    """The transaction was sent and confirmed (relay; or localnet's dev signer)."""
+
+    success = TrueField()
+    signature = SignatureField()
+
+
+class SuccessResponse(serializers.Serializer):
+    success = TrueField()
 
 
 class UnsignedTransactionResponse(serializers.Serializer):
-    success = serializers.BooleanField()
+    success = TrueField()
     transaction = serializers.CharField(help_text="Versioned transaction, base64, simulated, for the user to sign")
-    vault = serializers.CharField()
-    signers = serializers.ListField(child=serializers.CharField())
+    vault = PubkeyField()
+    signers = serializers.ListField(child=PubkeyField())
     blockhash = serializers.CharField()
-    last_valid_block_height = serializers.IntegerField()
-    compute_unit_limit = serializers.IntegerField()
-    compute_unit_price_micro_lamports = serializers.IntegerField()
-    simulated_units = serializers.IntegerField(allow_null=True)
+    last_valid_block_height = serializers.IntegerField(min_value=0)
+    compute_unit_limit = serializers.IntegerField(min_value=0)
+    compute_unit_price_micro_lamports = serializers.IntegerField(min_value=0)
+    simulated_units = serializers.IntegerField(allow_null=True, min_value=0)
 
 
 class ProgramLockResponse(serializers.Serializer):
-    program_id = serializers.CharField()
-    locked = serializers.IntegerField()
-    cap = serializers.IntegerField(allow_null=True, help_text="Most the program may hold locked; null: no cap")
+    program_id = PubkeyField()
+    locked = U64Field()
+    cap = U64Field(allow_null=True, help_text="Most the program may hold locked; null: no cap")
     approved = serializers.BooleanField(help_text="False once the owner revoked the approval")
 
 
 class BalanceResponse(serializers.Serializer):
-    owner = serializers.CharField()
-    vault = serializers.CharField()
-    token_account = serializers.CharField()
-    total_balance = serializers.IntegerField()
-    locked_balance = serializers.IntegerField()
-    available_balance = serializers.IntegerField()
-    total_deposited = serializers.IntegerField()
-    total_withdrawn = serializers.IntegerField()
+    owner = PubkeyField()
+    vault = PubkeyField()
+    token_account = PubkeyField()
+    total_balance = U64Field()
+    locked_balance = U64Field()
+    available_balance = U64Field()
+    total_deposited = U64Field()
+    total_withdrawn = U64Field()
     created_at = serializers.IntegerField()
     program_locks = ProgramLockResponse(
         many=True, help_text="Extension: what each program holds locked in the vault (their sum is locked_balance)",
@@ -135,10 +185,10 @@ class BalanceResponse(serializers.Serializer):
 
 class TransactionResponse(serializers.Serializer):
     id = serializers.UUIDField()
-    vault = serializers.CharField(source="vault.address")
+    vault = PubkeyField(source="vault.address")
     transaction_type = serializers.CharField()
-    amount = serializers.IntegerField()
-    signature = serializers.CharField()
+    amount = U64Field()
+    signature = SignatureField()
     timestamp = serializers.DateTimeField(format="%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -160,30 +210,39 @@ def transaction_rows(rows) -> list[dict]:
 
 
 class TvlResponse(serializers.Serializer):
-    total_value_locked = serializers.IntegerField()
-    total_vaults = serializers.IntegerField()
+    total_value_locked = serializers.IntegerField(min_value=0)
+    total_vaults = serializers.IntegerField(min_value=0)
     timestamp = serializers.IntegerField()
 
 
 class NonceResponse(serializers.Serializer):
-    wallet = serializers.CharField()
+    wallet = PubkeyField()
     nonce = serializers.CharField()
     message = serializers.CharField()
     expires_at = serializers.DateTimeField()
 
 
 class LoginResponse(serializers.Serializer):
-    success = serializers.BooleanField()
+    success = TrueField()
     token = serializers.CharField()
-    wallet = serializers.CharField()
+    wallet = PubkeyField()
     expires_at = serializers.DateTimeField()
 
 
+class HealthResponse(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded"])
+    database = serializers.BooleanField()
+    redis = serializers.BooleanField()
+    rpc = serializers.BooleanField()
+
+
 class ErrorDetail(serializers.Serializer):
-    code = serializers.CharField()
+    code = serializers.CharField(help_text="stable machine-readable code, e.g. invalid_amount, rate_limited")
     message = serializers.CharField()
+    request_id = serializers.CharField(required=False, help_text="also in the X-Request-ID header")
+    details = serializers.DictField(required=False, help_text="extra facts (balances, program error, signature)")
 
 
 class ErrorResponse(serializers.Serializer):
-    success = serializers.BooleanField(default=False)
+    success = FalseField()
     error = ErrorDetail()

@@ -6,6 +6,7 @@ Services ask this module for typed values and instructions; nothing else speaks 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import logging
@@ -82,6 +83,15 @@ class TransactionFailed(ChainError):
         self.name = name
         self.logs = list(logs)
         self.raw_error = raw_error
+
+
+class TransactionAlreadyProcessed(ChainError):
+    """The RPC node has already processed this exact transaction (JSON-RPC -32002, "already
+    processed"): the same bytes, so the same signature, already landed or are in flight."""
+
+    def __init__(self, signature: str):
+        super().__init__(f"transaction {signature} was already processed")
+        self.signature = signature
 
 
 class TransactionExpired(ChainError):
@@ -234,6 +244,46 @@ def parse_pubkey(value) -> Pubkey:
     if len(raw) != 32:
         raise ValueError("a public key is 32 bytes")
     return Pubkey(raw)
+
+
+PACKET_DATA_SIZE = 1232  # the largest transaction the network accepts, signatures included
+_NOT_REQUEST_ERRORS = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+def decode_transaction(raw: bytes) -> VersionedTransaction:
+    """Untrusted bytes -> a well-formed versioned transaction, or ValueError saying what is wrong.
+
+    solders parses some malformed inputs that later code would trip on (1,232 zero bytes are a
+    legacy transaction with no keys) and panics on others, so the shape is checked here."""
+    if len(raw) > PACKET_DATA_SIZE:
+        raise ValueError(f"a transaction is at most {PACKET_DATA_SIZE} bytes, this one is {len(raw)}")
+    try:
+        transaction = VersionedTransaction.from_bytes(raw)
+        if bytes(transaction) != raw:
+            raise ValueError("trailing or non-canonical bytes")
+        message = transaction.message
+        keys = list(message.account_keys)
+        required = message.header.num_required_signatures
+        instructions = list(message.instructions)
+        lookups = list(getattr(message, "address_table_lookups", None) or [])
+    except _NOT_REQUEST_ERRORS:
+        raise
+    except ValueError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - pyo3 panics are BaseExceptions
+        raise ValueError("not a versioned transaction") from exc
+    if required < 1 or not keys:
+        raise ValueError("the transaction has no signer")
+    if len(transaction.signatures) != required or len(keys) < required:
+        raise ValueError("the signatures do not match the message's signers")
+    if not instructions:
+        raise ValueError("the transaction has no instruction")
+    if lookups:
+        raise ValueError("address lookup tables are not relayed")
+    for ix in instructions:
+        if ix.program_id_index >= len(keys) or any(index >= len(keys) for index in bytes(ix.accounts)):
+            raise ValueError("an instruction refers to an account the message does not list")
+    return transaction
 
 
 def _account_discriminator(name: str) -> bytes:
@@ -676,13 +726,48 @@ class ChainClient:
         return SimulationResult(units_consumed=value.get("unitsConsumed"), logs=logs, error=error)
 
     def send(self, transaction: VersionedTransaction) -> str:
-        """Sends without preflight: callers simulate first, with the same error mapping."""
-        opts = TxOpts(skip_preflight=True, preflight_commitment=self.commitment, max_retries=5)
+        """Sends without preflight: callers simulate first, with the same error mapping.
+
+        Raw JSON-RPC rather than solana-py: solders' response parser panics (a BaseException,
+        past every handler) on a -32002 error that carries no `data`, which is how nodes answer
+        a transaction they have already processed."""
+        signature = str(transaction.signatures[0])
+        params = [base64.b64encode(bytes(transaction)).decode(), {
+            "encoding": "base64", "skipPreflight": True, "preflightCommitment": str(self.commitment),
+            "maxRetries": 5,
+        }]
+        body = {"jsonrpc": "2.0", "id": 1, "method": "sendTransaction", "params": params}
         try:
-            resp = self._call("sendTransaction", self.rpc.send_raw_transaction, bytes(transaction), opts)
-        except RPCException as exc:
-            raise TransactionFailed(f"the RPC node refused the transaction: {exc}", name="send_rejected") from exc
-        return str(resp.value)
+            response = httpx.post(self.rpc_url, json=body, timeout=self.timeout)
+            response.raise_for_status()
+            payload = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ChainUnavailable(f"RPC sendTransaction failed: {exc.__class__.__name__} {exc}") from exc
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if error is not None:
+            if self._is_already_processed(error):
+                raise TransactionAlreadyProcessed(signature)
+            message = error.get("message") if isinstance(error, dict) else error
+            raise TransactionFailed(f"the RPC node refused the transaction: {message}", name="send_rejected")
+        result = payload.get("result") if isinstance(payload, dict) else None
+        if not isinstance(result, str):
+            raise ChainUnavailable("RPC sendTransaction gave no signature")
+        return result
+
+    @staticmethod
+    def _is_already_processed(error) -> bool:
+        if not isinstance(error, dict):
+            return False
+        data = error.get("data") if isinstance(error.get("data"), dict) else {}
+        return (data.get("err") == "AlreadyProcessed"
+                or "already been processed" in str(error.get("message", "")).lower()
+                or "alreadyprocessed" in str(error.get("message", "")).lower().replace(" ", ""))
+
+    def signature_status(self, signature: str) -> dict | None:
+        """The node's status of one signature (searching the transaction history), or None."""
+        resp = self._call("getSignatureStatuses", self.rpc.get_signature_statuses,
+                          [Signature.from_string(signature)], search_transaction_history=True)
+        return json.loads(resp.to_json())["result"]["value"][0]
 
     def confirm(self, signature: str, last_valid_block_height: int, timeout=None) -> None:
         timeout = timeout or settings.CONFIRM_TIMEOUT_SECONDS

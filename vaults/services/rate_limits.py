@@ -1,21 +1,116 @@
-"""Fixed-window rate limits in Redis, shared by every server process."""
+"""Rate limits in Redis, shared by every server process: a moving window per bucket.
+
+The `limits` library's moving window is one atomic Lua script per hit: a request is counted only
+when it is allowed, so a client that keeps knocking after its budget is spent does not extend its
+own lock-out, and `Retry-After` is exact (when the oldest counted request leaves the window).
+"""
+from __future__ import annotations
+
+import math
 import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+from limits import RateLimitItemPerSecond
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
 
 from vaults.errors import RateLimited
-from vaults.redis_client import get_redis
+
+
+class _Item(RateLimitItemPerSecond):
+    """The bucket's key is its scope and identity only (the library adds the limit and window),
+    so resizing a budget keeps the requests already counted."""
+
+    def key_for(self, *identifiers: str) -> str:
+        return "/".join(["cvms-ratelimit", self.namespace, *identifiers])
+
+
+@dataclass(frozen=True)
+class Budget:
+    """`limit` requests per `window_seconds` in the bucket `scope`/identity."""
+
+    scope: str
+    limit: int
+    window_seconds: int
+
+    @property
+    def item(self) -> RateLimitItemPerSecond:
+        return _Item(self.limit, self.window_seconds, namespace=self.scope)
+
+
+@lru_cache(maxsize=4)
+def _limiter_for(redis_url: str) -> MovingWindowRateLimiter:
+    # `limits` spells redis-py's unix:// scheme redis+unix:// (make run's embedded Redis).
+    uri = "redis+unix://" + redis_url[len("unix://"):] if redis_url.startswith("unix://") else redis_url
+    return MovingWindowRateLimiter(RedisStorage(uri, socket_timeout=5))
+
+
+def limiter() -> MovingWindowRateLimiter:
+    return _limiter_for(settings.REDIS_URL)
+
+
+def retry_after(budget: Budget, identity: str) -> int:
+    reset_at, _remaining = limiter().get_window_stats(budget.item, identity)
+    return max(1, math.ceil(reset_at - time.time()))
+
+
+def _refuse(budget: Budget, identity: str, what: str):
+    return RateLimited(
+        f"rate limit exceeded: {budget.limit} requests per {budget.window_seconds} s ({what})",
+        retry_after=retry_after(budget, identity),
+    )
+
+
+def charge(budget: Budget, identity: str, *, what: str | None = None) -> None:
+    """Counts one request against the bucket, or raises RateLimited (with Retry-After)."""
+    if not limiter().hit(budget.item, identity):
+        raise _refuse(budget, identity, what or budget.scope)
+
+
+def ensure_available(budget: Budget, identity: str, *, what: str | None = None) -> None:
+    """Raises RateLimited when the bucket is spent, without counting a request."""
+    if not limiter().test(budget.item, identity):
+        raise _refuse(budget, identity, what or budget.scope)
 
 
 def enforce_rate_limit(scope: str, identity: str, *, limit: int, window_seconds: int) -> None:
-    now = time.time()
-    window = int(now // window_seconds)
-    key = f"ratelimit:{scope}:{identity}:{window}"
-    pipe = get_redis().pipeline()  # MULTI/EXEC: the count and its expiry are set together
-    pipe.incr(key)
-    pipe.expire(key, window_seconds + 1)
-    count, _ = pipe.execute()
-    if count > limit:
-        retry_after = max(1, int((window + 1) * window_seconds - now))
-        raise RateLimited(
-            f"rate limit exceeded: {limit} requests per {window_seconds} s ({scope})",
-            retry_after=retry_after,
-        )
+    """One-off form of `charge` for callers that size the budget themselves."""
+    charge(Budget(scope, limit, window_seconds), identity)
+
+
+# ---- the API's budgets (sizes from the settings, read at call time) ----
+
+def client_budget() -> Budget:
+    """Every API request of one authenticated client (API key, wallet login, staff user)."""
+    return Budget("client", settings.RATE_LIMIT_CLIENT_REQUESTS, settings.RATE_LIMIT_WINDOW_SECONDS)
+
+
+def anonymous_budget() -> Budget:
+    """Every API request of one anonymous client IP."""
+    return Budget("anonymous", settings.RATE_LIMIT_ANONYMOUS_REQUESTS, settings.RATE_LIMIT_WINDOW_SECONDS)
+
+
+def anonymous_pool_budget() -> Budget:
+    """All anonymous requests together: a safety valve for the server. Sized well above one
+    client's budget, so no single client can trip it, and never charged to authenticated
+    clients, so an anonymous flood cannot lock them out."""
+    return Budget("anonymous-pool", settings.RATE_LIMIT_GLOBAL_REQUESTS, settings.RATE_LIMIT_WINDOW_SECONDS)
+
+
+def write_budget(is_service: bool) -> Budget:
+    """deposit / withdraw / submit of one principal."""
+    limit = settings.RATE_LIMIT_API_KEY_WRITE_REQUESTS if is_service else settings.RATE_LIMIT_USER_REQUESTS
+    return Budget("write", limit, settings.RATE_LIMIT_WINDOW_SECONDS)
+
+
+def health_budget() -> Budget:
+    return Budget("health", settings.RATE_LIMIT_HEALTH_REQUESTS, settings.RATE_LIMIT_WINDOW_SECONDS)
+
+
+def admin_login_budgets() -> tuple[Budget, Budget]:
+    """Failed admin logins per account and per client IP (password guessing)."""
+    window = settings.RATE_LIMIT_ADMIN_LOGIN_WINDOW_SECONDS
+    return (Budget("admin-login-account", settings.RATE_LIMIT_ADMIN_LOGIN_ACCOUNT_FAILURES, window),
+            Budget("admin-login-ip", settings.RATE_LIMIT_ADMIN_LOGIN_IP_FAILURES, window))

@@ -20,7 +20,9 @@ from vaults.chain.client import (
     ASSOCIATED_TOKEN_PROGRAM_ID,
     COMPUTE_BUDGET_PROGRAM_ID,
     ChainClient,
+    ChainError,
     ChainUnavailable,
+    TransactionAlreadyProcessed,
     TransactionExpired,
     TransactionFailed,
     VaultAccount,
@@ -28,6 +30,7 @@ from vaults.chain.client import (
     parse_pubkey,
 )
 from vaults.errors import (
+    DuplicateTransaction,
     Forbidden,
     InsufficientBalance,
     InvalidRequest,
@@ -71,6 +74,10 @@ def chain_errors():
         if exc.code in BALANCE_ERROR_CODES:
             raise InsufficientBalance(str(exc), extra=extra) from exc
         raise TransactionRejected(str(exc), code=_snake(exc.name), extra=extra) from exc
+    except TransactionAlreadyProcessed as exc:
+        raise DuplicateTransaction(str(exc), extra={"signature": exc.signature}) from exc
+    except ChainError as exc:  # an answer the client could not use: the upstream's fault
+        raise UpstreamUnavailable(str(exc)) from exc
 
 
 def _snake(name: str) -> str:
@@ -136,14 +143,24 @@ class VaultManager:
 
     def submit(self, signed: VersionedTransaction, *, acting_wallet: str | None) -> str:
         """Relays a transaction the user signed: only ours, fully signed, and (for a wallet login)
-        signed by that wallet. Confirms it and records its events."""
+        signed by that wallet. Confirms it and records its events.
+
+        Relaying is idempotent: a transaction the chain already knows (a client's retry, or two
+        identical submits racing) answers with its signature instead of being sent again."""
         self.validate_relayable(signed, acting_wallet)
+        signature = str(signed.signatures[0])
         with chain_errors():
-            simulation = self.chain.simulate(signed, verify_signatures=True)
-            if simulation.error is not None:
-                raise simulation.error
-            last_valid = self.chain.get_block_height() + RELAY_VALIDITY_BLOCKS
-            signature = self.chain.send(signed)
+            if self.chain.signature_status(signature) is None:
+                simulation = self.chain.simulate(signed, verify_signatures=True)
+                if simulation.error is not None:
+                    raise simulation.error
+                last_valid = self.chain.get_block_height() + RELAY_VALIDITY_BLOCKS
+                try:
+                    self.chain.send(signed)
+                except TransactionAlreadyProcessed:
+                    pass  # a concurrent identical submit sent it first: confirm that one
+            else:
+                last_valid = self.chain.get_block_height() + RELAY_VALIDITY_BLOCKS
             self.chain.confirm(signature, last_valid)
         self._record(signature)
         return signature
@@ -181,6 +198,8 @@ class VaultManager:
         built = self.builder.build(instructions, owner, [keypair] if keypair else [])
         if keypair is None:
             return VaultOperation(vault=vault, built=built)
+        # Byte-identical builds (same wallet, amount and blockhash) share one signature: only the
+        # first is executed; chain_errors answers the others 409 duplicate_transaction.
         signature = self.chain.send(built.transaction)
         self.chain.confirm(signature, built.last_valid_block_height)
         self._record(signature)

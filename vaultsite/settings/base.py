@@ -102,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "vaults.api.middleware.AuditTrailMiddleware",
+    "vaults.api.throttling.AdminLoginThrottleMiddleware",  # inside the audit: its 429s are audited
 ]
 
 ROOT_URLCONF = "vaultsite.urls"
@@ -191,11 +192,33 @@ DEV_SIGNER_SECRET_KEYS = []
 PORT = env_int("PORT", 3000)
 BALANCE_CACHE_SECONDS = env_int("BALANCE_CACHE_SECONDS", 5)
 TVL_CACHE_SECONDS = env_int("TVL_CACHE_SECONDS", 60)
+# Rate limits (vaults/services/rate_limits.py): each client its own moving window in Redis.
 RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60)
-RATE_LIMIT_USER_REQUESTS = env_int("RATE_LIMIT_USER_REQUESTS", 30)  # deposit+withdraw per user per window
-RATE_LIMIT_GLOBAL_REQUESTS = env_int("RATE_LIMIT_GLOBAL_REQUESTS", 3000)  # all API requests per window
+RATE_LIMIT_CLIENT_REQUESTS = env_int("RATE_LIMIT_CLIENT_REQUESTS", 600)  # per API key / wallet login / staff user
+RATE_LIMIT_ANONYMOUS_REQUESTS = env_int("RATE_LIMIT_ANONYMOUS_REQUESTS", 300)  # per anonymous client IP
+# All anonymous clients together (a safety valve; authenticated clients never count against it).
+RATE_LIMIT_GLOBAL_REQUESTS = env_int("RATE_LIMIT_GLOBAL_REQUESTS", 6000)
+RATE_LIMIT_USER_REQUESTS = env_int("RATE_LIMIT_USER_REQUESTS", 30)  # deposit/withdraw/submit per wallet or staff user
+RATE_LIMIT_API_KEY_WRITE_REQUESTS = env_int("RATE_LIMIT_API_KEY_WRITE_REQUESTS", 600)  # the same, per API key
+RATE_LIMIT_HEALTH_REQUESTS = env_int("RATE_LIMIT_HEALTH_REQUESTS", 120)  # /health per client IP
+RATE_LIMIT_ADMIN_LOGIN_WINDOW_SECONDS = env_int("RATE_LIMIT_ADMIN_LOGIN_WINDOW_SECONDS", 900)
+RATE_LIMIT_ADMIN_LOGIN_ACCOUNT_FAILURES = env_int("RATE_LIMIT_ADMIN_LOGIN_ACCOUNT_FAILURES", 5)
+RATE_LIMIT_ADMIN_LOGIN_IP_FAILURES = env_int("RATE_LIMIT_ADMIN_LOGIN_IP_FAILURES", 20)
+ADMIN_LOGIN_THROTTLE_PATHS = ["/admin/login/"]
+if RATE_LIMIT_GLOBAL_REQUESTS < 2 * max(RATE_LIMIT_ANONYMOUS_REQUESTS, 1):
+    raise ImproperlyConfigured("RATE_LIMIT_GLOBAL_REQUESTS must be at least twice RATE_LIMIT_ANONYMOUS_REQUESTS, "
+                               "or one client could exhaust it for everyone")
+# Addresses (or CIDR networks) of reverse proxies whose X-Forwarded-For is believed; empty: none.
+TRUSTED_PROXIES = [p.strip() for p in env("TRUSTED_PROXIES", "").split(",") if p.strip()]
+# Idempotency-Key answers are kept this long (vaults/services/idempotency.py).
+IDEMPOTENCY_TTL_SECONDS = env_int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
 WALLET_LOGIN_NONCE_SECONDS = env_int("WALLET_LOGIN_NONCE_SECONDS", 300)
 WALLET_SESSION_SECONDS = env_int("WALLET_SESSION_SECONDS", 24 * 3600)
+# Request size limits, enforced by the HTTP server (vaultsite/serve.py) and the ASGI guard
+# (vaultsite/http_guard.py): 413 and 431 in JSON.
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024)
+MAX_REQUEST_HEADER_BYTES = env_int("MAX_REQUEST_HEADER_BYTES", 16 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 TRANSACTIONS_DEFAULT_LIMIT = 100
 TRANSACTIONS_MAX_LIMIT = 1000
 
@@ -206,11 +229,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_THROTTLE_CLASSES": ["vaults.api.throttling.GlobalRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["vaults.api.throttling.ClientRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["vaults.api.parsers.JsonParser"],
     "EXCEPTION_HANDLER": "vaults.api.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "vaults.api.schema.VaultAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -222,6 +245,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "vaults.api.schema.add_links"],
+    "ENUM_NAME_OVERRIDES": {"SuccessTrueEnum": [(True, "true")], "SuccessFalseEnum": [(False, "false")]},
 }
 
 CELERY_BROKER_URL = REDIS_URL

@@ -94,14 +94,23 @@ def test_api_key_acts_for_any_wallet(funded_wallet, chain):
     assert chain.get_vault(str(user.pubkey())) is not None
 
 
-def test_staff_session_may_act_but_plain_users_may_not(localnet, django_user_model):
+def test_staff_need_the_act_for_wallet_permission(localnet, django_user_model, staff_operator, funded_wallet):
     owner = str(Keypair().pubkey())
     plain = APIClient()
     plain.force_login(django_user_model.objects.create_user("plain", password="x"))
     response = plain.post("/vault/initialize", {"user": owner}, format="json")
     assert response.status_code == 403
+    # Staff without the permission: refused, whatever the operation (the issue's probe: a bare
+    # staff account withdrew from a dev wallet with its session).
+    bare = APIClient()
+    bare.force_login(django_user_model.objects.create_user("staffer", password="x", is_staff=True))
+    for path, body in [("/vault/initialize", {"user": owner}), ("/vault/deposit", {"user": owner, "amount": 1}),
+                       ("/vault/withdraw", {"user": owner, "amount": 1})]:
+        response = bare.post(path, body, format="json")
+        assert response.status_code == 403, response.content
+        assert "act_for_wallet" in response.json()["error"]["message"]
     staff = APIClient()
-    staff.force_login(django_user_model.objects.create_user("staffer", password="x", is_staff=True))
+    staff.force_login(staff_operator())
     response = staff.post("/vault/initialize", {"user": owner}, format="json")
     # A fresh key has no SOL: the simulation rejects the rent payment (422), past authorization.
     assert response.status_code == 422, response.content
@@ -110,3 +119,13 @@ def test_staff_session_may_act_but_plain_users_may_not(localnet, django_user_mod
 def test_reads_are_public(localnet, api_client):
     assert api_client.get("/vault/tvl").status_code == 200
     assert api_client.get(f"/vault/balance/{Keypair().pubkey()}").status_code == 404
+
+
+def test_an_unknown_authorization_scheme_is_refused_even_beside_a_valid_key(localnet):
+    """Found by schemathesis: a garbage Authorization header next to a valid X-API-Key passed."""
+    raw, _ = create_api_key("beside")
+    owner = str(Keypair().pubkey())
+    for header in ["Basic dXNlcjpwYXNz", "garbage", "Token abc"]:
+        client = APIClient(HTTP_X_API_KEY=raw, HTTP_AUTHORIZATION=header)
+        response = client.post("/vault/initialize", {"user": owner}, format="json")
+        assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_token", header

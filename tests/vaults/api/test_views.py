@@ -102,14 +102,13 @@ def test_tvl_counts_recorded_vaults(chain, funded_wallet, wallet_client, api_cli
     assert after["total_value_locked"] == before["total_value_locked"] + 7_000_000
 
 
-def test_seed_request_bodies_with_dev_signer(chain, localnet, settings, api_client, django_user_model):
+def test_seed_request_bodies_with_dev_signer(chain, localnet, settings, api_client, staff_operator):
     """The seeds' exact requests and responses: on localnet the server signs for its dev wallets."""
     dev = localnet.dev_wallet(1)
     owner = str(dev.pubkey())
     settings.DEV_SIGNER_ENABLED = True
     settings.DEV_SIGNER_SECRET_KEYS = [list(bytes(dev))]
-    staff = django_user_model.objects.create_user("ops", password="pw-for-tests", is_staff=True)
-    api_client.force_login(staff)
+    api_client.force_login(staff_operator("ops"))
     api_client.enforce_csrf_checks = False
 
     answers = {}
@@ -136,12 +135,11 @@ def test_seed_request_bodies_with_dev_signer(chain, localnet, settings, api_clie
     assert {a.signature for a in audited} == {a["signature"] for a in answers.values()}
 
 
-def test_dev_signer_is_off_unless_enabled(localnet, settings, api_client, django_user_model, chain):
+def test_dev_signer_is_off_unless_enabled(localnet, settings, api_client, staff_operator, chain):
     dev = localnet.dev_wallet(2)
     settings.DEV_SIGNER_ENABLED = False
     settings.DEV_SIGNER_SECRET_KEYS = [list(bytes(dev))]
-    staff = django_user_model.objects.create_user("ops2", password="pw-for-tests", is_staff=True)
-    api_client.force_login(staff)
+    api_client.force_login(staff_operator("ops2"))
     response = api_client.post("/vault/initialize", {"user": str(dev.pubkey())}, format="json")
     assert response.status_code == 200
     assert "transaction" in response.json() and "signature" not in response.json()
@@ -164,3 +162,30 @@ def test_swagger_ui_is_served_without_any_cdn(api_client, db):
     page = api_client.get("/api/docs/").content.decode()
     assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
     assert "cdn.jsdelivr.net" not in page and "unpkg.com" not in page
+
+
+def test_the_schema_is_precise(api_client, db):
+    schema = api_client.get("/api/schema/?format=json").json()
+    components = schema["components"]
+    amount = components["schemas"]["AmountRequest"]["properties"]["amount"]
+    assert (amount["type"], amount["minimum"], amount["maximum"]) == ("integer", 1, 2**64 - 1)
+    user = components["schemas"]["AmountRequest"]["properties"]["user"]
+    assert user["pattern"] == "^[1-9A-HJ-NP-Za-km-z]{32,44}$" and (user["minLength"], user["maxLength"]) == (32, 44)
+    assert components["securitySchemes"]["apiKey"] == {
+        "type": "apiKey", "in": "header", "name": "X-API-Key",
+        "description": components["securitySchemes"]["apiKey"]["description"]}
+    assert components["securitySchemes"]["walletToken"]["scheme"] == "bearer"
+    assert "cookieAuth" in components["securitySchemes"]
+    for path in ["/vault/initialize", "/vault/deposit", "/vault/withdraw", "/vault/submit"]:
+        operation = schema["paths"][path]["post"]
+        assert {} not in operation["security"], path  # no anonymous access
+        assert [list(s) for s in operation["security"]] == [["walletToken"], ["apiKey"], ["cookieAuth"]]
+        assert {"200", "400", "401", "403", "409", "413", "422", "429", "500", "503"} <= set(operation["responses"])
+        assert "Idempotency-Key" in [p["name"] for p in operation["parameters"]]
+    assert {} in schema["paths"]["/vault/tvl"]["get"]["security"]  # reads are public
+    # The dev signer's answer is documented beside the unsigned transaction.
+    one_of = components["schemas"]["OperationResponse"]["oneOf"]
+    assert {"$ref": "#/components/schemas/SignatureResponse"} in one_of
+    assert set(components["schemas"]["SignatureResponse"]["required"]) == {"success", "signature"}
+    retry_after = schema["paths"]["/vault/deposit"]["post"]["responses"]["429"]["headers"]["Retry-After"]
+    assert retry_after["schema"]["type"] == "integer"
