@@ -19,6 +19,7 @@ from solders.keypair import Keypair
 
 from monitoring import streams
 from monitoring.ws_client import StreamClient, StreamError
+from tests.live_server import database_url, free_port
 from tests.localnet import fund_wallet
 from tests.monitoring.stream_helpers import add_deposit, make_vault, vault_pda, wallet_token
 from vaults.models import Transaction, Vault
@@ -29,30 +30,16 @@ STARTUP_SECONDS = 30
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_redis")]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _database_url() -> str:
-    db = django_settings.DATABASES["default"]  # the test database pytest-django created
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    if db["HOST"].startswith("/"):
-        return f"postgresql://{credentials}@/{db['NAME']}?host={db['HOST']}"
-    return f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def _start_web(tmp_path, processes: int):
-    """The production web server (scripts/run.py's `web_command`: uvicorn, `processes` workers
+    """The production web server (scripts/run.py's `web_command`: vaultsite.serve, `processes` daphne processes
     accepting on one port) on the test database and Redis; returns (process, port)."""
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         from run import web_command
     finally:
         sys.path.pop(0)
-    port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "vaultsite.settings.test", "DATABASE_URL": _database_url(),
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "vaultsite.settings.test", "DATABASE_URL": database_url(),
            "TEST_REDIS_URL": django_settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
     log_path = tmp_path / f"web-{processes}.log"
     with open(log_path, "w") as log:
