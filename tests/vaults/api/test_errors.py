@@ -141,7 +141,9 @@ def test_program_rejection_is_422(user_with_vault, chain, localnet):
     user, client = user_with_vault
     owner = str(user.pubkey())
     first = client.post("/vault/deposit", {"user": owner, "amount": 6_000_000}, format="json").json()
-    second = client.post("/vault/deposit", {"user": owner, "amount": 6_000_000}, format="json").json()
+    # Another amount: two builds within one blockhash would otherwise be the same transaction,
+    # which the relay answers as already processed (200, same signature).
+    second = client.post("/vault/deposit", {"user": owner, "amount": 6_000_001}, format="json").json()
     assert client.post("/vault/submit", {"transaction": sign(first["transaction"], user)}, format="json").status_code == 200
     response = client.post("/vault/submit", {"transaction": sign(second["transaction"], user)}, format="json")
     assert response.status_code == 422, response.content
