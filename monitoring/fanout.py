@@ -80,28 +80,29 @@ class StreamHub:
         return {group for group, members in self.members.items() if member in members}
 
     async def _stop(self) -> None:
-        """Ends the receive loop and waits for it: channels-redis releases its per-channel
-        receive locks as the cancelled receive unwinds."""
+        """Ends the receive loop without waiting for it under the hub's lock: a cancelled blocking
+        read can take its time to unwind (or lose the cancellation to the Redis client's own read
+        timeout), and a connection joining meanwhile must not wait on it. The loop also ends by
+        itself once its channel is no longer the hub's; every start uses a new channel, so an old
+        loop never reads what a new one should."""
         task, self._task, self.channel = self._task, None, None
-        if task is None:
-            return
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            if asyncio.current_task().cancelling():
-                raise
+        if task is not None:
+            task.cancel()
 
     async def _receive_loop(self, channel: str) -> None:
-        while True:
+        while self.channel == channel:
             try:
                 envelopes = await self._receive_batch(channel)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - Redis away: wait and read again
+                if self.channel != channel:
+                    return  # stopped while reading
                 logger.warning("stream hub: receive failed; retrying", exc_info=True)
                 await asyncio.sleep(RECEIVE_RETRY_SECONDS)
                 continue
+            if self.channel != channel:
+                return  # stopped: its members have left
             for envelope in envelopes:
                 self._dispatch(envelope)
             if time.monotonic() - self._renewed > RENEW_SECONDS:
