@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Sum
 
+from vaults.cache import NOT_READ
 from vaults.cache_keys import TVL_KEY
 from vaults.models import BalanceSnapshot, Transaction, Vault
 
@@ -157,9 +158,11 @@ def get_total_tvl() -> int:
     return int(total or 0)
 
 
-def get_tvl_summary() -> dict:
-    """The seeds' TVL answer, cached for TVL_CACHE_SECONDS."""
-    cached = cache.get(TVL_KEY)
+def get_tvl_summary(cached=NOT_READ) -> dict:
+    """The seeds' TVL answer, cached for TVL_CACHE_SECONDS. `cached`: the cache entry when the
+    caller read it already (None when it was absent)."""
+    if cached is NOT_READ:
+        cached = cache.get(TVL_KEY)
     if cached is not None:
         return cached
     summary = {

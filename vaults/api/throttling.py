@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+from collections.abc import Sequence
 from functools import lru_cache
 
 from django.conf import settings
 from django.http import JsonResponse
 from rest_framework.throttling import BaseThrottle
 
+from vaults import cache as shared_cache
 from vaults.api.errors import error_body
 from vaults.api.principals import ServicePrincipal, WalletPrincipal
 from vaults.errors import RateLimited
@@ -64,15 +66,21 @@ def principal_key(user) -> str | None:
     return None
 
 
-def charge_client(request, user) -> None:
-    """One request of this client: its own bucket, and the anonymous pool for anonymous ones."""
+def charge_client(request, user, *, read_ahead: Sequence[str] = ()) -> dict:
+    """One request of this client: its own bucket, and the anonymous pool for anonymous ones.
+    Returns the cache entries named in `read_ahead` ({key: value or None}), read in the same
+    Redis round trip; {} when the cache lives elsewhere (the view then reads it itself)."""
     key = principal_key(user)
     if key is not None:
-        rate_limits.charge(rate_limits.client_budget(), key, what="per client")
-        return
-    ip = client_ip(request)
-    rate_limits.charge(rate_limits.anonymous_budget(), f"ip:{ip}", what="per client")
-    rate_limits.charge(rate_limits.anonymous_pool_budget(), "all", what="all anonymous clients")
+        charges = [(rate_limits.client_budget(), key, "per client")]
+    else:
+        charges = [(rate_limits.anonymous_budget(), f"ip:{client_ip(request)}", "per client"),
+                   (rate_limits.anonymous_pool_budget(), "all", "all anonymous clients")]
+    redis_keys = shared_cache.read_ahead_keys(list(read_ahead)) if read_ahead else None
+    values = rate_limits.charge_all(charges, read=redis_keys or ())
+    if redis_keys is None:
+        return {}
+    return {name: shared_cache.decode(raw) for name, raw in zip(read_ahead, values)}
 
 
 def charge_write(user) -> None:
@@ -89,7 +97,8 @@ class ClientRateThrottle(BaseThrottle):
     def allow_request(self, request, view):
         if getattr(request, "_client_charged", False):  # charged already when authentication failed
             return True
-        charge_client(request, request.user)
+        keys = view.read_ahead_keys() if hasattr(view, "read_ahead_keys") else ()
+        request.read_ahead = charge_client(request, request.user, read_ahead=keys)
         return True
 
 

@@ -21,6 +21,8 @@ from vaults.api.authentication import WalletTokenAuthentication
 from vaults.api.principals import acting_wallet, ensure_can_act_for
 from vaults.api.schema import COMMON_HEADERS, IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, errors
 from vaults.api.throttling import charge_client, charge_write, principal_key
+from vaults.cache import read_ahead
+from vaults.cache_keys import TVL_KEY, balance_key
 from vaults.chain.client import decode_transaction, get_chain_client, parse_pubkey
 from vaults.errors import InvalidRequest, NotAuthenticated, VaultNotFound, VaultServiceError
 from vaults.selectors import HistoryCursor, get_transaction_page, get_tvl_summary, vault_exists_for_owner
@@ -54,6 +56,11 @@ class VaultApiView(APIView):
 
     idempotent = False
     credentials_required = False
+
+    def read_ahead_keys(self) -> list[str]:
+        """The cache entries this request will read: fetched in the round trip that charges the
+        client's rate limit (vaults.api.throttling)."""
+        return []
 
     def perform_authentication(self, request):
         try:
@@ -226,11 +233,17 @@ class VaultSubmitApi(VaultWriteApi):
 
 
 class VaultBalanceApi(VaultApiView):
+    def read_ahead_keys(self) -> list[str]:
+        try:
+            return [balance_key(path_pubkey(self.kwargs.get("user", "")))]
+        except InvalidRequest:
+            return []  # refused by `get`
+
     @extend_schema(parameters=[PUBKEY_PATH, *COMMON_HEADERS], responses={200: s.BalanceResponse, **errors(*READ_ERRORS)},
                    tags=["vault"], summary="Vault balance (on-chain)", operation_id="vault_balance")
     def get(self, request, user):
         owner = path_pubkey(user)
-        vault = VaultManager().get_vault_info(owner)
+        vault = VaultManager().get_vault_info(owner, cached=read_ahead(request, balance_key(owner)))
         return Response({
             "owner": vault.owner,
             "vault": vault.address,
@@ -297,10 +310,13 @@ class VaultTransactionsApi(VaultApiView):
 
 
 class VaultTvlApi(VaultApiView):
+    def read_ahead_keys(self) -> list[str]:
+        return [TVL_KEY]
+
     @extend_schema(parameters=COMMON_HEADERS, responses={200: s.TvlResponse, **errors(429, 431, 500, 503)},
                    tags=["vault"], summary="Total value locked", operation_id="vault_tvl")
     def get(self, request):
-        return Response(get_tvl_summary())
+        return Response(get_tvl_summary(cached=read_ahead(request, TVL_KEY)))
 
 
 AUTH_ERRORS = (400, 401, 413, 415, 429, 431, 500, 503)

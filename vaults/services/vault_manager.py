@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from solders.transaction import VersionedTransaction
 
+from vaults.cache import NOT_READ
 from vaults.cache_keys import balance_key
 from vaults.chain.client import (
     ASSOCIATED_TOKEN_PROGRAM_ID,
@@ -92,11 +93,13 @@ class VaultManager:
 
     # ---- reads ----
 
-    def get_vault_info(self, user: str) -> VaultAccount:
+    def get_vault_info(self, user: str, cached=NOT_READ) -> VaultAccount:
         """The on-chain vault (the source of truth) with what each program holds locked in it,
-        cached for BALANCE_CACHE_SECONDS."""
+        cached for BALANCE_CACHE_SECONDS. `cached`: the cache entry when the caller read it
+        already (None when it was absent)."""
         key = balance_key(user)
-        cached = cache.get(key)
+        if cached is NOT_READ:
+            cached = cache.get(key)
         if cached is not None:
             return VaultAccount(**cached)
         with chain_errors():
