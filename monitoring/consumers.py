@@ -148,16 +148,23 @@ class StreamConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
-    def deliver(self, envelope: dict) -> None:
-        """Called by the hub for each stream message of a subscribed group (never blocks)."""
+    def deliver(self, envelopes: list[dict]) -> None:
+        """Called by the hub with the stream messages of subscribed groups, in order (never
+        blocks). What does not fit in the inbox is not queued: the client is told it fell behind."""
         if self.closing or self.overflowed:
             return
-        if self.queued_stream_messages >= self.capacity:
+        room = self.capacity - self.queued_stream_messages
+        fitted = envelopes if len(envelopes) <= room else envelopes[:max(room, 0)]
+        if fitted:
+            self.queued_stream_messages += len(fitted)
+            self.inbox.put_nowait({"type": "stream.batch", "envelopes": fitted})
+        if len(fitted) < len(envelopes):
             self.overflowed = True
             self.inbox.put_nowait({"type": "stream.overflow"})
-            return
-        self.queued_stream_messages += 1
-        self.inbox.put_nowait(envelope)
+
+    async def stream_batch(self, event):
+        for envelope in event["envelopes"]:
+            await self.stream_message(envelope)
 
     async def stream_overflow(self, event):
         logger.warning("/ws client %s fell %d messages behind; closing it", self.principal.describe(),

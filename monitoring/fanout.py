@@ -11,7 +11,9 @@ Guarantees kept from per-connection membership:
   `group_add` is a confirmed ZADD), so a message published afterwards reaches the connection: a
   consumer that joins before reading its replay from the database misses nothing.
 - *One message at a time per connection, in order.* Each connection has its own bounded inbox,
-  read by its own dispatch loop (monitoring.consumers), between its client frames.
+  read by its own dispatch loop (monitoring.consumers), between its client frames. What one read
+  of the hub's channel brought is handed over as one batch per connection (a burst costs one
+  wake-up per connection per read, not one per message).
 - *A slow client cannot hold up the others.* Its inbox fills, and it is told to close and
   reconnect (with `last_seq`, the replay fills the gap) instead of silently losing messages.
 
@@ -42,7 +44,7 @@ class StreamHub:
     def __init__(self, layer):
         self.layer = layer
         self.channel: str | None = None
-        self.members: dict[str, set] = {}  # group -> local members (objects with `deliver(envelope)`)
+        self.members: dict[str, set] = {}  # group -> local members (objects with `deliver(envelopes)`)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self._renewed = time.monotonic()
@@ -103,8 +105,7 @@ class StreamHub:
                 continue
             if self.channel != channel:
                 return  # stopped: its members have left
-            for envelope in envelopes:
-                self._dispatch(envelope)
+            self._dispatch(envelopes)
             if time.monotonic() - self._renewed > RENEW_SECONDS:
                 self._renewed = time.monotonic()
                 asyncio.create_task(self._renew(channel))
@@ -129,16 +130,29 @@ class StreamHub:
         members += [member for member, _ in await connection.zpopmin(key, RECEIVE_BATCH - 1)]
         return [self.layer.deserialize(member) for member in members]
 
-    def _dispatch(self, envelope: dict) -> None:
-        group = envelope.get("group")
-        if group is None:
-            return  # not a stream message of monitoring.streams
-        message = envelope.get("message")
-        if isinstance(message, dict) and "type" in message:
-            # Every member needs the message's groups (to drop extra copies): computed once here.
-            envelope["groups"] = groups_for(message)
-        for member in tuple(self.members.get(group, ())):
-            member.deliver(envelope)
+    def _dispatch(self, envelopes: list[dict]) -> None:
+        """Each local member gets, in one call, the messages of this read that are for its
+        groups, in order: under a burst, one wake-up of a connection sends several frames."""
+        batches: dict = {}
+        for envelope in envelopes:
+            group = envelope.get("group")
+            if group is None:
+                continue  # not a stream message of monitoring.streams
+            members = self.members.get(group)
+            if not members:
+                continue
+            message = envelope.get("message")
+            if isinstance(message, dict) and "type" in message:
+                # Every member needs the message's groups (to drop extra copies): computed once here.
+                envelope["groups"] = groups_for(message)
+            for member in members:
+                batch = batches.get(member)
+                if batch is None:
+                    batches[member] = [envelope]
+                else:
+                    batch.append(envelope)
+        for member, batch in batches.items():
+            member.deliver(batch)
 
     async def _renew(self, channel: str) -> None:
         async with self._lock:

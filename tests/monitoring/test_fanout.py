@@ -51,15 +51,18 @@ async def test_every_connection_gets_every_message_once_in_order_through_one_gro
     assert hub().members == {}  # the last one out stops the hub
 
 
-async def test_a_connection_that_falls_behind_is_closed_not_silently_thinned(settings):
+@pytest.mark.parametrize("batched", [False, True], ids=["one per read", "one read"])
+async def test_a_connection_that_falls_behind_is_closed_not_silently_thinned(settings, batched):
     settings.WS_CHANNEL_CAPACITY = 5
     client = await api_key_client()
     assert (await request(client, {"action": "subscribe", "vault": vault_pda(OWNER)}))["type"] == "subscribed"
     group = streams.vault_group(vault_pda(OWNER))
     (consumer,) = hub().members[group]
     # The hub hands over faster than the connection sends: all at once, before it runs again.
-    for message in deposits(9):
-        consumer.deliver({"type": "stream.message", "group": group, "message": message, "text": json.dumps(message)})
+    envelopes = [{"type": "stream.message", "group": group, "message": message, "text": json.dumps(message)}
+                 for message in deposits(9)]
+    for batch in [envelopes] if batched else [[envelope] for envelope in envelopes]:
+        consumer.deliver(batch)
     frames = []
     while (output := await client.receive_output(timeout=5))["type"] != "websocket.close":
         frames.append(json.loads(output["text"]))

@@ -100,3 +100,37 @@ def assert_audited(status, before, timeout=5.0):
     while AuditTrail.objects.filter(status_code=status).count() <= before:
         assert time.monotonic() < deadline, f"no audit row for the {status} answer"
         time.sleep(0.1)
+
+
+def test_frames_are_sent_without_formatting_an_unused_log_line(monkeypatch):
+    """autobahn formats (in terminal colours, through click) the arguments of a debug line on
+    every frame it sends; the server's patch leaves them unformatted, and the frame is sent."""
+    from collections import deque
+
+    import click
+    from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+    from autobahn.websocket import protocol as autobahn_protocol
+    from twisted.internet.testing import StringTransport
+
+    from vaultsite.serve import plain_frame_logging
+
+    styled = []
+    real_style = click.style
+    monkeypatch.setattr(click, "style", lambda *args, **kwargs: styled.append(args) or real_style(*args, **kwargs))
+    monkeypatch.setattr(autobahn_protocol, "hltype", autobahn_protocol.hltype)  # undone after the test
+    monkeypatch.setattr(autobahn_protocol, "hlval", autobahn_protocol.hlval)
+    connection = WebSocketServerProtocol()
+    connection.factory = WebSocketServerFactory()
+    connection.transport = StringTransport()
+    connection.send_queue = deque()
+    connection.peer = "tcp:127.0.0.1:1"
+    connection.state = WebSocketServerProtocol.STATE_CLOSED
+    connection.logOctets = False
+
+    connection.sendData(b"before")
+    assert styled  # what the patch is for: the stock code styles every frame's log arguments
+    styled.clear()
+    plain_frame_logging()
+    connection.sendData(b"after")
+    assert styled == []
+    assert connection.transport.value() == b"beforeafter"
