@@ -32,12 +32,14 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 POLL_SECONDS = 0.01
+SENDER_THREADS = 8
 BENCH_DATABASE = "cv_bench_lag"
 
 
@@ -173,7 +175,9 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
             with lock:
                 batch = list(pending)
             if batch:
-                statuses = chain.get_signature_statuses(batch)
+                # getSignatureStatuses takes at most 256 signatures a call.
+                statuses = [status for start in range(0, len(batch), 256)
+                            for status in chain.get_signature_statuses(batch[start:start + 256])]
                 now = time.time()
                 with lock:
                     for signature, status in zip(batch, statuses):
@@ -184,6 +188,14 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
 
     poller = threading.Thread(target=poll_confirmations, daemon=True)
     poller.start()
+    def send(transaction):
+        signature = chain.send(transaction)
+        with lock:
+            pending.append(signature)
+
+    # Sent from a few threads, each transaction at its scheduled time: one sender waiting on the
+    # validator's answer cannot keep up with more than a few dozen a second.
+    senders = ThreadPoolExecutor(SENDER_THREADS)
     blockhash, _ = chain.get_latest_blockhash()
     started = time.monotonic()
     for i in range(args.deposits):
@@ -193,10 +205,10 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
         # A distinct amount per deposit keeps every transaction unique.
         instruction = chain.deposit_instruction(keypair.pubkey(), 1_000 + i, token_account)
         message = MessageV0.try_compile(keypair.pubkey(), [instruction], [], blockhash)
-        signature = chain.send(VersionedTransaction(message, [keypair]))
-        with lock:
-            pending.append(signature)
+        senders.submit(send, VersionedTransaction(message, [keypair]))
         time.sleep(max(0.0, started + (i + 1) / args.rate - time.monotonic()))
+    senders.shutdown(wait=True)
+    send_seconds = time.monotonic() - started
     sending_done.set()
     poller.join(timeout=120)
     if failed:
@@ -211,11 +223,13 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
 
     rows = dict(Transaction.objects.filter(signature__in=list(confirmed_at), transaction_type="deposit")
                 .values_list("signature", "created_at"))
+    doubled = Transaction.objects.filter(signature__in=list(confirmed_at), transaction_type="deposit").count() - len(rows)
     db_lags = [rows[s].timestamp() - t for s, t in confirmed_at.items() if s in rows]
     ws_lags = [arrivals[s] - t for s, t in confirmed_at.items() if s in arrivals]
     lines = [
-        f"{args.deposits} deposits sent at {args.rate:g}/s; {len(confirmed_at)} confirmed; "
-        f"{len(rows)} rows stored; {len(arrivals)} `deposit` messages received. Measured "
+        f"{args.deposits} deposits sent at {args.rate:g}/s (all sent in {send_seconds:.1f} s: "
+        f"{args.deposits / send_seconds:.0f}/s); {len(confirmed_at)} confirmed; "
+        f"{len(rows)} rows stored ({doubled} doubled); {len(arrivals)} `deposit` messages received. Measured "
         f"{datetime.now(tz=timezone.utc):%Y-%m-%d} with `python scripts/bench_lag.py --deposits {args.deposits} --rate {args.rate:g}`.",
         "",
         "| lag from confirmation to | samples | p50 ms | p90 ms | p99 ms | max ms | mean ms |",
@@ -227,7 +241,7 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
     print(report)
     update_section(args.update, args.section, report)
     missing = len(confirmed_at) - min(len(rows), len(arrivals))
-    return 0 if missing == 0 and len(confirmed_at) == args.deposits else 1
+    return 0 if missing == 0 and doubled == 0 and len(confirmed_at) == args.deposits else 1
 
 
 def update_section(path: Path, key: str, body: str) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
@@ -22,7 +23,12 @@ from monitoring.indexer.finality import run_finalization_pass
 from monitoring.indexer.gaps import fill_vault_gap
 from monitoring.indexer.live import RecentSignatures, StreamWatchdog
 from monitoring.indexer.sequence import missing_seqs, vaults_with_gaps
-from monitoring.indexer.store import TransactionNotVisible, index_transaction, is_indexed
+from monitoring.indexer.store import (
+    TransactionNotVisible,
+    apply_transactions,
+    indexed_signatures,
+    read_transaction,
+)
 from vaults.chain.client import ChainClient, ChainUnavailable, LogNotification, get_chain_client
 from vaults.services.chain_identity import ChainMismatch, ensure_same_chain
 
@@ -32,6 +38,8 @@ GAP_REPAIR_ATTEMPTS = 3  # rounds a vault's hole is retried before it is reporte
 LIVE_FETCH_ATTEMPTS = 3  # getTransaction right after a notification can be a little early
 LIVE_FETCH_RETRY_SECONDS = 0.3
 LIVE_QUEUE_SIZE = 10_000  # beyond this, notifications are dropped: the backfill has them anyway
+LIVE_BATCH = 64  # notifications applied in one database transaction
+LIVE_FETCH_THREADS = 8  # getTransaction calls in flight for one batch
 SHUTDOWN_SECONDS = 5
 
 
@@ -76,6 +84,13 @@ class IndexerOptions:
 
 
 @dataclass
+class LiveBatch:
+    applied: int = 0
+    gaps: bool = False
+    not_visible: list[str] = field(default_factory=list)
+
+
+@dataclass
 class RoundReport:
     backfill: BackfillReport
     gaps_repaired: list[str] = field(default_factory=list)
@@ -93,6 +108,7 @@ class Indexer:
         self.failure: ChainMismatch | None = None  # set when the indexer stopped because it must not go on
         self._stopping: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None
+        self._fetch_pool: ThreadPoolExecutor | None = None
 
     # ---- synchronous work (runs on the sync thread) ----
 
@@ -145,13 +161,40 @@ class Indexer:
             logger.warning("finalization pass failed: %s", exc)
             return None
 
-    def index_live(self, signature: str):
-        if is_indexed(signature):
-            return None
-        result = index_transaction(self.chain, signature, source="live")
-        for vault in result.gaps:
-            self.suspect_vaults.setdefault(vault, 0)
-        return result
+    def index_live_batch(self, signatures: list[str]) -> LiveBatch:
+        """What the stream announced meanwhile, each transaction once: one query for what is known,
+        the transactions fetched concurrently, then applied in the order announced, in one
+        database transaction (store.apply_transactions). Under a burst the cost per
+        transaction falls as the batch grows; a quiet stream gives batches of one."""
+        batch = LiveBatch()
+        known = indexed_signatures(signatures)
+        pending = [signature for signature in dict.fromkeys(signatures) if signature not in known]
+        if not pending:
+            return batch
+        if self._fetch_pool is None:
+            self._fetch_pool = ThreadPoolExecutor(LIVE_FETCH_THREADS, thread_name_prefix="indexer-fetch")
+        reads = [self._fetch_pool.submit(read_transaction, self.chain, signature) for signature in pending]
+        fetched = []
+        for signature, read in zip(pending, reads):
+            try:
+                fetched.append(read.result())
+            except TransactionNotVisible:
+                batch.not_visible.append(signature)
+            except Exception as exc:  # noqa: BLE001 - the backfill applies what the live path could not
+                logger.warning("live: %s not applied (%s: %s); the backfill will", signature,
+                               exc.__class__.__name__, exc)
+        if not fetched:
+            return batch
+        for confirmed, result in zip(fetched, apply_transactions(self.chain, fetched, source="live")):
+            if isinstance(result, Exception):
+                logger.warning("live: %s not applied (%s: %s); the backfill will", confirmed.signature,
+                               result.__class__.__name__, result)
+                continue
+            batch.applied += 1
+            for vault in result.gaps:
+                self.suspect_vaults.setdefault(vault, 0)
+                batch.gaps = True
+        return batch
 
     def current_slot(self) -> int | None:
         try:
@@ -179,6 +222,8 @@ class Indexer:
             _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_SECONDS)
             for task in pending:
                 logger.warning("task %s did not stop within %s s", task.get_name(), SHUTDOWN_SECONDS)
+            if self._fetch_pool is not None:
+                self._fetch_pool.shutdown(wait=False, cancel_futures=True)
             logger.info("indexer stopped")
 
     def stop(self) -> None:
@@ -267,23 +312,34 @@ class Indexer:
                 return
 
     async def _live_consumer(self, queue: asyncio.Queue) -> None:
+        """Takes what the stream announced (up to LIVE_BATCH at a time, waiting for none) and
+        applies it as one batch; a transaction the node does not return yet is asked again
+        after a moment (LIVE_FETCH_ATTEMPTS in all), behind the next batch."""
+        retries: list[tuple[str, int]] = []  # (signature, attempts so far)
         while not self._stopping.is_set():
-            note = await queue.get()
-            for attempt in range(1, LIVE_FETCH_ATTEMPTS + 1):
-                try:
-                    result = await self._sync(self.index_live, note.signature)
-                    if result is not None and result.gaps:
-                        self._wake.set()  # repair now rather than at the next poll
-                    break
-                except TransactionNotVisible:
-                    if attempt == LIVE_FETCH_ATTEMPTS:
-                        logger.info("live: %s not visible yet; the backfill will apply it", note.signature)
-                    else:
-                        await asyncio.sleep(LIVE_FETCH_RETRY_SECONDS)
-                except Exception as exc:  # noqa: BLE001 - the backfill applies what the live path could not
-                    logger.warning("live: %s not applied (%s: %s); the backfill will", note.signature,
-                                   exc.__class__.__name__, exc)
-                    break
+            if retries:
+                await asyncio.sleep(LIVE_FETCH_RETRY_SECONDS)
+            else:
+                retries = [((await queue.get()).signature, 0)]
+            batch = list(retries)
+            while len(batch) < LIVE_BATCH and not queue.empty():
+                batch.append((queue.get_nowait().signature, 0))
+            attempts = dict(batch)
+            try:
+                result = await self._sync(self.index_live_batch, [signature for signature, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - the backfill applies what the live path could not
+                logger.warning("live: %d transactions not applied (%s: %s); the backfill will", len(batch),
+                               exc.__class__.__name__, exc)
+                retries = []
+                continue
+            if result.gaps:
+                self._wake.set()  # repair now rather than at the next poll
+            retries = []
+            for signature in result.not_visible:
+                if attempts[signature] + 1 >= LIVE_FETCH_ATTEMPTS:
+                    logger.info("live: %s not visible yet; the backfill will apply it", signature)
+                else:
+                    retries.append((signature, attempts[signature] + 1))
 
 
 def _with_fresh_connection_on_error(fn):

@@ -49,6 +49,42 @@ def is_indexed(signature: str) -> bool:
     return IndexedEvent.objects.filter(signature=signature).exists()
 
 
+def indexed_signatures(signatures) -> set[str]:
+    return set(IndexedEvent.objects.filter(signature__in=list(signatures)).values_list("signature", flat=True))
+
+
+def read_transaction(chain: ChainClient, signature: str) -> ConfirmedTransaction:
+    """getTransaction, decoded: no database work, so several can run at once (threads)."""
+    confirmed = chain.get_transaction(signature)
+    if confirmed is None:
+        raise TransactionNotVisible(f"getTransaction({signature}) returned nothing")
+    return confirmed
+
+
+def apply_transactions(chain: ChainClient, transactions: list[ConfirmedTransaction], *,
+                       source: str) -> list[IndexResult | Exception]:
+    """Applies several transactions, in the order given, in ONE database transaction (one commit
+    for the lot; each in a savepoint of its own, so one that fails leaves the others standing and
+    is returned as its exception). Every vault they touch is read before, in one
+    getMultipleAccounts: each state is at least as new as every transaction of the lot, and
+    the ledger never moves a vault row backwards (vaults.services.ledger._sync_vault)."""
+    touched = {tx.signature: vault_events(tx.events) for tx in transactions if tx.invokes_vault_program}
+    states = chain.get_vaults(sorted({owner for events in touched.values() for owner in event_owners(events)}))
+    results: list[IndexResult | Exception] = []
+    with db_transaction.atomic():
+        for confirmed in transactions:
+            try:
+                if confirmed.signature not in touched:
+                    results.append(IndexResult(confirmed.signature, confirmed.slot, invoked=False))
+                    continue
+                events = touched[confirmed.signature]
+                mine = {owner: states[owner] for owner in event_owners(events)}
+                results.append(apply_transaction(confirmed, events, mine, source=source))
+            except Exception as exc:  # noqa: BLE001 - its savepoint is rolled back; the backfill retries it
+                results.append(exc)
+    return results
+
+
 def index_transaction(chain: ChainClient, signature: str, *, source: str, cursor: str | None = None) -> IndexResult:
     """Fetches, decodes (only what the vault program itself emitted: see
     ChainClient._decode_events) and applies one transaction. Failed transactions, and those that

@@ -125,3 +125,28 @@ def test_rpc_outage_the_indexer_backs_off_then_catches_up_without_crashing(chain
     assert caught_up_in < 2 + 1 + 2  # at most one back-off (capped at 2 s), a round, and slack
     assert indexer.alive() and indexer.runs == 1
     assert "Traceback" not in indexer.log()
+
+
+def test_a_live_batch_applies_each_announced_transaction_once_in_order(chain, vault_user):
+    """What the stream announced meanwhile, applied as one batch: a repeated notification
+    counts once, a signature the node does not return is handed back for a retry, and a second
+    delivery of the same batch changes nothing."""
+    from solders.signature import Signature
+
+    from monitoring.indexer.runner import Indexer
+
+    user = vault_user(tokens=10_000_000)
+    opened = user.open_vault()
+    amounts = [1_000 + i for i in range(5)]
+    deposits = {user.deposit(amount): amount for amount in amounts}
+    unknown = str(Signature.new_unique())
+    announced = [opened, *deposits, list(deposits)[2], unknown]
+
+    indexer = Indexer(chain=chain)
+    batch = indexer.index_live_batch(announced)
+    assert (batch.applied, batch.not_visible, batch.gaps) == (6, [unknown], False)
+    _assert_stored_exactly_once(chain, user, deposits)
+
+    again = indexer.index_live_batch(announced)
+    assert (again.applied, again.not_visible) == (0, [unknown])
+    _assert_stored_exactly_once(chain, user, deposits)

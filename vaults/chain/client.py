@@ -585,6 +585,12 @@ class ChainClient:
             return None
         return self.decode_vault(address, found[0])
 
+    def get_vaults(self, owners) -> dict[str, VaultAccount | None]:
+        """`get_vault` for several owners, read by getMultipleAccounts (100 a call, one slot each)."""
+        owners = list(dict.fromkeys(str(owner) for owner in owners))
+        reads = self.get_multiple_accounts([self.vault_address(owner) for owner in owners])
+        return {owner: self._vault_from_read(read) for owner, read in zip(owners, reads)}
+
     def get_authority(self) -> AuthorityAccount | None:
         address = self.vault_authority_address()
         found = self._account_data(address)
