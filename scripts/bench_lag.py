@@ -99,7 +99,9 @@ def main() -> int:
     parser.add_argument("--deposits", type=int, default=500)
     parser.add_argument("--rate", type=float, default=25.0, help="deposits sent per second")
     parser.add_argument("--update", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--section", default="indexer-lag", help="the marked section of --update to replace")
+    parser.add_argument("--section", default="indexer-lag",
+                        help="the marked section of --update to replace (empty: leave the file alone)")
+    parser.add_argument("--out", type=Path, help="also write the figures here (JSON), as `make bench` does")
     args = parser.parse_args()
 
     import psycopg
@@ -239,8 +241,20 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
     ]
     report = "\n".join(lines)
     print(report)
-    update_section(args.update, args.section, report)
+    if args.section:
+        update_section(args.update, args.section, report)
     missing = len(confirmed_at) - min(len(rows), len(arrivals))
+    if args.out:
+        def figures(lags):
+            ms = [lag * 1000 for lag in lags]
+            return {"samples": len(ms), "p50_ms": percentile(ms, 0.5), "p90_ms": percentile(ms, 0.9),
+                    "p99_ms": percentile(ms, 0.99), "max_ms": max(ms)} if ms else None
+
+        args.out.write_text(json.dumps({
+            "deposits": args.deposits, "rate": args.rate, "send_seconds": send_seconds,
+            "confirmed": len(confirmed_at), "failed": len(failed), "rows": len(rows), "doubled": doubled,
+            "messages": len(arrivals), "database": figures(db_lags), "websocket": figures(ws_lags),
+        }, indent=2))
     return 0 if missing == 0 and doubled == 0 and len(confirmed_at) == args.deposits else 1
 
 

@@ -14,7 +14,7 @@ from monitoring.indexer.sequence import first_seq, last_seq, ready_to_announce
 from monitoring.models import IndexedEvent, IndexerCursor
 from vaults.chain.client import ChainClient, ChainError, ConfirmedTransaction, VaultAccount
 from vaults.models import Transaction
-from vaults.services.ledger import store_events
+from vaults.services.ledger import lock_vault_rows, store_events
 
 logger = logging.getLogger("monitoring.indexer")
 
@@ -72,6 +72,7 @@ def apply_transactions(chain: ChainClient, transactions: list[ConfirmedTransacti
     states = chain.get_vaults(sorted({owner for events in touched.values() for owner in event_owners(events)}))
     results: list[IndexResult | Exception] = []
     with db_transaction.atomic():
+        lock_vault_rows(states)  # all of the lot's at once, in key order
         for confirmed in transactions:
             try:
                 if confirmed.signature not in touched:

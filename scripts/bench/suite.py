@@ -8,7 +8,9 @@ Steps (each a script of its own, runnable alone; see docs/benchmarks.md):
                          load, throughput against web processes
   2. fanout_bench.py     1,000 /ws clients, 100 deposits at 50/s, one and two web processes;
                          database transactions of idle heartbeats
-  3. reconcile_bench.py  100,000 matching vaults: time, peak RSS, calls, log growth per run
+  3. reconcile_bench.py  20,000 matching vaults (--vaults): time, peak RSS, calls, log growth per run
+  4. ../bench_lag.py     the whole system under 200 deposits/s for 60 s: confirmation -> database
+                         row and -> /ws message, every deposit stored once
 
 "Before" figures come from docs/bench/*-before.json (the same harness run on the code before
 this work: `--before /path/to/old/checkout` measures it again, which doubles the time). Ratios
@@ -128,6 +130,19 @@ def goal_rows(before: dict, after: dict) -> list[tuple[str, str, str, str, str]]
                 return f"{r['seconds']:.1f} (~{r['seconds'] * 100_000 / r['vaults']:.0f} at 100k)"
             return fmt(r[key] / 2**20, 1) if key == "log_bytes_added" else fmt(r[key])
         rows.append((label, target, show(b), show(a), "" if not target else ("yes" if a and check(a) else "no")))
+
+    lag = after.get("indexer")
+    seconds = lag and lag["deposits"] / lag["rate"]
+    rows.append((f"indexer: {fmt(lag and lag['rate'], 0)} deposits/s for {fmt(seconds, 0)} s, p99 confirmation -> "
+                 "database row ms", "< 1,000 at 200/s for 60 s", "n/a",
+                 fmt(lag and lag["database"] and lag["database"]["p99_ms"], 0),
+                 "yes" if lag and lag["rate"] >= 200 and seconds >= 60 and lag["database"]
+                 and lag["database"]["p99_ms"] < 1000 else "no"))
+    rows.append(("indexer: confirmed deposits stored / doubled", "all / 0", "n/a",
+                 "n/a" if not lag else f"{lag['rows']:,}/{lag['confirmed']:,} / {lag['doubled']}",
+                 "yes" if lag and lag["rows"] == lag["confirmed"] == lag["deposits"] and lag["doubled"] == 0 else "no"))
+    rows.append(("indexer: rate the senders reached (deposits/s)", "", "n/a",
+                 fmt(lag and lag["deposits"] / lag["send_seconds"], 0), ""))
 
     def scaling(results):
         rows_ = results and results.get("process_scaling")
@@ -251,7 +266,9 @@ def main() -> int:
     parser.add_argument("--update", type=Path, help="docs/benchmarks.md: replace the suite's sections")
     parser.add_argument("--before", type=Path, help="measure this older checkout too (else: docs/bench/*-before.json)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for trying the harness")
-    parser.add_argument("--only", default="http,ws,reconcile")
+    parser.add_argument("--only", default="http,ws,reconcile,indexer")
+    parser.add_argument("--indexer-rate", type=float, default=200, help="deposits/s for the indexer step")
+    parser.add_argument("--indexer-seconds", type=float, default=60, help="how long the indexer step sends")
     # The validator takes ~1-2 ms of CPU per account written: 100k vaults (200k accounts) take
     # 5-15 minutes to seed on this machine, more than the suite's budget. The suite reconciles
     # 20k and states the 100k projection; `reconcile_bench.py --vaults 100000` measures it.
@@ -274,11 +291,23 @@ def main() -> int:
             # Both codes on one seeded chain and database (seeding is the slow part).
             measured[("reconcile", label)] = run_step("reconcile", "reconcile_bench.py", label, code_dir, *rec_extra,
                                                       *(["--before", str(args.before)] if args.before else []))
+    if "indexer" in steps:
+        # The whole system (scripts/run.py) under a stream of deposits: the after code only.
+        deposits = round(args.indexer_rate * args.indexer_seconds / (10 if args.quick else 1))
+        out = RESULTS / "indexer-after.json"
+        out.unlink(missing_ok=True)  # never report an earlier run's figures as this one's
+        command = [sys.executable, str(HARNESS_ROOT / "scripts" / "bench_lag.py"), "--deposits", str(deposits),
+                   "--rate", str(args.indexer_rate), "--section", "", "--out", str(out)]
+        log(" ".join(command[1:]))
+        step_started = time.monotonic()
+        finished = subprocess.run(command).returncode
+        log(f"bench_lag.py took {time.monotonic() - step_started:.0f} s" + (" (something was lost)" if finished else ""))
+        measured[("indexer", "after")] = json.loads(out.read_text()) if out.exists() else None
     if args.before and measured.get(("reconcile", "after")):
         both = measured[("reconcile", "after")]
         (RESULTS / "reconcile-before.json").write_text(json.dumps(
             {**both, "label": "before", "runs": [r for r in both["runs"] if r.get("code") == "before"]}, indent=2))
-    after = {k: measured.get((k, "after")) or load(f"{k}-after") for k in ("http", "ws", "reconcile")}
+    after = {k: measured.get((k, "after")) or load(f"{k}-after") for k in ("http", "ws", "reconcile", "indexer")}
     before = {k: measured.get((k, "before")) or load(f"{k}-before") for k in ("http", "ws", "reconcile")}
     rows = goal_rows(before, after)
     width = max(len(r[0]) for r in rows)

@@ -61,12 +61,20 @@ def record_transaction(signature: str, *, chain: ChainClient | None = None) -> l
     return store_events(confirmed, events, states)
 
 
+def lock_vault_rows(owners) -> None:
+    """Locks the existing vault rows of these owners until the transaction ends, in primary-key
+    order: the order every other writer that locks several vault rows takes them in (snapshots
+    insert in that order), so two such writers never wait on each other in a cycle."""
+    list(Vault.objects.select_for_update().filter(owner__in=sorted(owners)).order_by("pk").values_list("pk", flat=True))
+
+
 def store_events(confirmed: ConfirmedTransaction, events, states: dict[str, VaultAccount | None]) -> list[Transaction]:
     """`events` must come from ChainClient.get_transaction (only what the vault program
     emitted). An event is stored only when its vault row exists or may be created (see
     `_sync_vault`); the others are dropped, loudly."""
     chain = get_chain_client()
     with db_transaction.atomic():
+        lock_vault_rows(states)
         vaults = {owner: _sync_vault(chain, owner, states[owner], events, confirmed.slot) for owner in sorted(states)}
         already = set(
             Transaction.objects.filter(signature=confirmed.signature).values_list("event_index", flat=True)
