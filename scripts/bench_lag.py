@@ -198,6 +198,7 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
     # Sent from a few threads, each transaction at its scheduled time: one sender waiting on the
     # validator's answer cannot keep up with more than a few dozen a second.
     senders = ThreadPoolExecutor(SENDER_THREADS)
+    sent = []
     blockhash, _ = chain.get_latest_blockhash()
     started = time.monotonic()
     for i in range(args.deposits):
@@ -207,10 +208,13 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
         # A distinct amount per deposit keeps every transaction unique.
         instruction = chain.deposit_instruction(keypair.pubkey(), 1_000 + i, token_account)
         message = MessageV0.try_compile(keypair.pubkey(), [instruction], [], blockhash)
-        senders.submit(send, VersionedTransaction(message, [keypair]))
+        sent.append(senders.submit(send, VersionedTransaction(message, [keypair])))
         time.sleep(max(0.0, started + (i + 1) / args.rate - time.monotonic()))
     senders.shutdown(wait=True)
     send_seconds = time.monotonic() - started
+    refused = [future.exception() for future in sent if future.exception() is not None]
+    if refused:
+        print(f"{len(refused)} deposits were not accepted by the validator; the first: {refused[0]!r}", flush=True)
     sending_done.set()
     poller.join(timeout=120)
     if failed:
