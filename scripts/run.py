@@ -146,8 +146,9 @@ def staff_password(data_dir: Path) -> str:
 
 def ensure_staff(python: str, env: dict, login: dict, role: str) -> str:
     """Creates the account with its TOTP device; returns the authenticator secret (base32) line."""
-    out = subprocess.run([python, "manage.py", "ensure_staff", "--username", login["username"], "--password",
-                          login["password"], "--role", role, "--totp-key", login["totp_key"]],
+    # `--option=value`: a generated password may begin with "-", which argparse would read as an option.
+    out = subprocess.run([python, "manage.py", "ensure_staff", f"--username={login['username']}",
+                          f"--password={login['password']}", f"--role={role}", f"--totp-key={login['totp_key']}"],
                          cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
     return next(line[5:] for line in out.splitlines() if line.startswith("TOTP "))
 
