@@ -113,3 +113,27 @@ def test_a_page_by_an_unknown_owner_is_empty():
     me, _ = _history_fixture()
     assert get_transaction_page("1" * 44, 10) == ([], None)
     assert not vault_exists_for_owner("1" * 44) and vault_exists_for_owner(me.owner)
+
+
+def test_the_history_query_is_planned_once_per_connection():
+    """Planning it costs PostgreSQL more than running it: it is a prepared statement, reused by
+    every later page on the same (pooled) connection."""
+    from django.db import connection
+
+    from vaults.selectors import HistoryCursor, get_transaction_page
+
+    me, _ = _history_fixture()
+
+    def prepared_history_statements():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                           ["%FROM transactions WHERE vault_id%"])
+            return cursor.fetchone()[0]
+
+    rows, cursor = get_transaction_page(me.owner, 2)
+    assert prepared_history_statements() == 1
+    get_transaction_page(me.owner, 2)
+    get_transaction_page(me.owner, 2, HistoryCursor.decode(cursor.encode()))  # the next-page form: its own
+    assert prepared_history_statements() == 2
+    get_transaction_page(me.owner, 3, HistoryCursor.decode(cursor.encode()))
+    assert prepared_history_statements() == 2

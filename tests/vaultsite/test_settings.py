@@ -34,7 +34,10 @@ def test_database_url_configures_a_connection_pool():
     pooled = database_from_url("postgresql://u@h:5432/db", pool_min_size=1, pool_max_size=7)
     assert pooled["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 7, "timeout": 10}
     assert pooled["CONN_MAX_AGE"] == 0  # Django refuses persistent connections with a pool
-    assert database_from_url("postgresql://u@h:5432/db", pool_max_size=0)["OPTIONS"] == {}
+    assert "pool" not in database_from_url("postgresql://u@h:5432/db", pool_max_size=0)["OPTIONS"]
+    # Only cursors that bind server-side prepare (Django's bind client-side): the history page.
+    assert pooled["OPTIONS"]["prepare_threshold"] == 0
+    assert database_from_url("postgresql://u@h:5432/db", prepared_statements=False)["OPTIONS"]["prepare_threshold"] is None
 
 
 @pytest.mark.django_db(transaction=True)

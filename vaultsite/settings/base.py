@@ -32,13 +32,18 @@ def env_int(name, default):
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
 
 
-def database_from_url(url, *, pool_min_size=2, pool_max_size=10, pool_timeout=10):
+def database_from_url(url, *, pool_min_size=2, pool_max_size=10, pool_timeout=10, prepared_statements=True):
     """postgresql://user:pass@host:port/name, or ?host=/socket/dir for a unix socket (pgserver).
 
     Connections come from a psycopg pool per process (web, consumers, indexer, workers), so no
     request or job pays for a new PostgreSQL session. Django returns a connection to the pool
     where it would otherwise close it (end of request, `close_old_connections`), which is how
-    pooling fits ASGI: CONN_MAX_AGE would keep one connection per thread and context and leak."""
+    pooling fits ASGI: CONN_MAX_AGE would keep one connection per thread and context and leak.
+
+    Django's own cursors bind parameters client-side and never prepare. `prepared_statements`
+    lets the few hot queries that ask for it (the history page) be prepared once per pooled
+    connection; turn it off behind a pooler that cannot keep them (PgBouncer in transaction mode
+    before 1.21)."""
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ImproperlyConfigured(f"DATABASE_URL must be a PostgreSQL URL, got scheme {parts.scheme!r}")
@@ -51,8 +56,11 @@ def database_from_url(url, *, pool_min_size=2, pool_max_size=10, pool_timeout=10
         "HOST": query.get("host", [parts.hostname or ""])[0],
         "PORT": str(parts.port or ""),
         "CONN_MAX_AGE": 0,  # with the pool, "close" means "give back"
-        "OPTIONS": {"pool": {"min_size": pool_min_size, "max_size": pool_max_size, "timeout": pool_timeout}}
-        if pool_max_size > 0 else {},
+        "OPTIONS": {
+            **({"pool": {"min_size": pool_min_size, "max_size": pool_max_size, "timeout": pool_timeout}}
+               if pool_max_size > 0 else {}),
+            "prepare_threshold": 0 if prepared_statements else None,
+        },
     }
 
 
@@ -132,6 +140,7 @@ DATABASES = {"default": database_from_url(
     pool_min_size=env_int("DATABASE_POOL_MIN_SIZE", 2),
     pool_max_size=env_int("DATABASE_POOL_MAX_SIZE", 10),
     pool_timeout=env_int("DATABASE_POOL_TIMEOUT_SECONDS", 10),
+    prepared_statements=env_bool("DATABASE_PREPARED_STATEMENTS", True),
 )}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
