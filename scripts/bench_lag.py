@@ -103,6 +103,8 @@ def main() -> int:
     parser.add_argument("--section", default="indexer-lag",
                         help="the marked section of --update to replace (empty: leave the file alone)")
     parser.add_argument("--out", type=Path, help="also write the figures here (JSON), as `make bench` does")
+    parser.add_argument("--wallets", type=int, default=3,
+                        help="dev wallets sending (each its own vault): fewer deposits writing the same vault at once")
     args = parser.parse_args()
 
     import psycopg
@@ -114,7 +116,10 @@ def main() -> int:
     port = free_port()
     database_url = f"postgresql://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
     env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(port), "DATABASE_URL": database_url,
-           "REDIS_URL": "redis://127.0.0.1:6379/14", "DJANGO_SETTINGS_MODULE": "vaultsite.settings.dev"}
+           "REDIS_URL": "redis://127.0.0.1:6379/14", "DJANGO_SETTINGS_MODULE": "vaultsite.settings.dev",
+           "LOCALNET_WALLETS": str(args.wallets),
+           # The listener subscribes to every wallet's stream at once.
+           "WS_SUBSCRIBE_BURST": str(max(20, args.wallets + 5))}
     env.pop("RPC_URL", None)
     system = start_system(data_dir, port, env)
     try:

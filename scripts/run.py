@@ -72,7 +72,9 @@ def start_localnet(data_dir: Path, env: dict) -> tuple[subprocess.Popen, Path]:
     out.unlink(missing_ok=True)
     process = subprocess.Popen(
         ["node", str(ROOT / "scripts" / "localnet" / "localnet.js"), "--out", str(out),
-         "--keys", str(data_dir / "localnet-keys.json"), "--state", str(data_dir / "localnet-state.json")],
+         "--keys", str(data_dir / "localnet-keys.json"), "--state", str(data_dir / "localnet-state.json"),
+         # More dev wallets for load tests (bench_lag.py): fewer transactions writing the same vault.
+         "--wallets", str(int(env.get("LOCALNET_WALLETS") or 3))],
         cwd=ROOT, env=env, start_new_session=True,
     )
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
