@@ -314,14 +314,14 @@ class Indexer:
     async def _live_consumer(self, queue: asyncio.Queue) -> None:
         """Takes what the stream announced (up to LIVE_BATCH at a time, waiting for none) and
         applies it as one batch; a transaction the node does not return yet is asked again
-        after a moment (LIVE_FETCH_ATTEMPTS in all), behind the next batch."""
-        retries: list[tuple[str, int]] = []  # (signature, attempts so far)
+        after a moment (LIVE_FETCH_ATTEMPTS in all), together with what was announced meanwhile."""
+        not_yet: list[tuple[str, int]] = []  # not returned by the node yet: (signature, attempts so far)
         while not self._stopping.is_set():
-            if retries:
+            if not_yet:
                 await asyncio.sleep(LIVE_FETCH_RETRY_SECONDS)
+                batch = not_yet
             else:
-                retries = [((await queue.get()).signature, 0)]
-            batch = list(retries)
+                batch = [((await queue.get()).signature, 0)]
             while len(batch) < LIVE_BATCH and not queue.empty():
                 batch.append((queue.get_nowait().signature, 0))
             attempts = dict(batch)
@@ -330,16 +330,16 @@ class Indexer:
             except Exception as exc:  # noqa: BLE001 - the backfill applies what the live path could not
                 logger.warning("live: %d transactions not applied (%s: %s); the backfill will", len(batch),
                                exc.__class__.__name__, exc)
-                retries = []
+                not_yet = []
                 continue
             if result.gaps:
                 self._wake.set()  # repair now rather than at the next poll
-            retries = []
+            not_yet = []
             for signature in result.not_visible:
                 if attempts[signature] + 1 >= LIVE_FETCH_ATTEMPTS:
                     logger.info("live: %s not visible yet; the backfill will apply it", signature)
                 else:
-                    retries.append((signature, attempts[signature] + 1))
+                    not_yet.append((signature, attempts[signature] + 1))
 
 
 def _with_fresh_connection_on_error(fn):
