@@ -181,14 +181,12 @@ class Indexer:
             except TransactionNotVisible:
                 batch.not_visible.append(signature)
             except Exception as exc:  # noqa: BLE001 - the backfill applies what the live path could not
-                logger.warning("live: %s not applied (%s: %s); the backfill will", signature,
-                               exc.__class__.__name__, exc)
+                _left_to_backfill(signature, exc)
         if not fetched:
             return batch
         for confirmed, result in zip(fetched, apply_transactions(self.chain, fetched, source="live")):
             if isinstance(result, Exception):
-                logger.warning("live: %s not applied (%s: %s); the backfill will", confirmed.signature,
-                               result.__class__.__name__, result)
+                _left_to_backfill(confirmed.signature, result)
                 continue
             batch.applied += 1
             for vault in result.gaps:
@@ -340,6 +338,10 @@ class Indexer:
                     logger.info("live: %s not visible yet; the backfill will apply it", signature)
                 else:
                     not_yet.append((signature, attempts[signature] + 1))
+
+
+def _left_to_backfill(signature: str, exc: Exception) -> None:
+    logger.warning("live: %s not applied (%s: %s); the backfill will", signature, exc.__class__.__name__, exc)
 
 
 def _with_fresh_connection_on_error(fn):

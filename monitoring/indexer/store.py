@@ -90,9 +90,7 @@ def index_transaction(chain: ChainClient, signature: str, *, source: str, cursor
     """Fetches, decodes (only what the vault program itself emitted: see
     ChainClient._decode_events) and applies one transaction. Failed transactions, and those that
     never ran the vault program, store nothing but still move the cursor."""
-    confirmed = chain.get_transaction(signature)
-    if confirmed is None:
-        raise TransactionNotVisible(f"getTransaction({signature}) returned nothing")
+    confirmed = read_transaction(chain, signature)
     if not confirmed.invokes_vault_program:
         # Merely listing the program or a vault (as a forger does) makes a transaction show up in
         # their signature lists; it can hold nothing of ours. Only the cursor moves past it.
