@@ -12,6 +12,7 @@ from django.conf import settings  # noqa: E402
 from monitoring.routing import websocket_urlpatterns  # noqa: E402
 from monitoring.ws_auth import origin_validated  # noqa: E402
 from vaultsite.http_guard import JsonErrorGuard  # noqa: E402
+from vaults.api.fast_reads import CachedReadFastPath  # noqa: E402
 from vaults.services.chain_identity import verify_at_startup  # noqa: E402
 
 
@@ -50,7 +51,8 @@ if settings.SERVE_STATIC:
 
 application = ProtocolTypeRouter({
     # Outermost: whatever fails below (static files included) still answers in JSON.
-    "http": JsonErrorGuard(django_asgi_app),
+    # Then anonymous cached reads, answered before Django when the answer is certain to be the same.
+    "http": JsonErrorGuard(CachedReadFastPath(django_asgi_app)),
     # Browsers: Origin checked against ALLOWED_HOSTS. Staff sessions come from the cookie, read
     # once by the consumer at connect (monitoring.ws_auth.principal_for_session): no session
     # middleware wraps every frame the streams send.

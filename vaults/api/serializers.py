@@ -183,6 +183,23 @@ class BalanceResponse(serializers.Serializer):
     )
 
 
+def balance_body(vault) -> dict:
+    """`BalanceResponse` for a vault (vaults.chain.client.VaultAccount)."""
+    return {
+        "owner": vault.owner,
+        "vault": vault.address,
+        "token_account": vault.token_account,
+        "total_balance": vault.total_balance,
+        "locked_balance": vault.locked_balance,
+        "available_balance": vault.available_balance,
+        "total_deposited": vault.total_deposited,
+        "total_withdrawn": vault.total_withdrawn,
+        "created_at": vault.created_at,
+        # Extension (vault program v2): what each program holds locked, with the owner's cap.
+        "program_locks": [dict(lock) for lock in vault.program_locks],
+    }
+
+
 class TransactionResponse(serializers.Serializer):
     id = serializers.UUIDField()
     vault = PubkeyField(source="vault.address")

@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
@@ -41,10 +42,15 @@ def _is_trusted_proxy(address: str) -> bool:
 def client_ip(request) -> str:
     """The client's IP for a Django or DRF request."""
     meta = request.META
-    peer = meta.get("REMOTE_ADDR") or "unknown"
+    return client_ip_from(meta.get("REMOTE_ADDR") or "", meta.get("HTTP_X_FORWARDED_FOR", ""))
+
+
+def client_ip_from(peer: str, forwarded_for: str) -> str:
+    """The client's IP from the TCP peer's address and the X-Forwarded-For header."""
+    peer = peer or "unknown"
     if not _is_trusted_proxy(peer):
         return peer
-    forwarded = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    forwarded = [part.strip() for part in forwarded_for.split(",") if part.strip()]
     for address in reversed(forwarded):
         try:
             ipaddress.ip_address(address)
@@ -66,16 +72,44 @@ def principal_key(user) -> str | None:
     return None
 
 
-def charge_client(request, user, *, read_ahead: Sequence[str] = ()) -> dict:
-    """One request of this client: its own bucket, and the anonymous pool for anonymous ones.
-    Returns the cache entries named in `read_ahead` ({key: value or None}), read in the same
-    Redis round trip; {} when the cache lives elsewhere (the view then reads it itself)."""
+def client_charges(user, ip: str) -> list[tuple[rate_limits.Budget, str, str]]:
+    """The buckets one request of this client is charged to, in order: its own bucket, and the
+    anonymous pool for anonymous ones."""
     key = principal_key(user)
     if key is not None:
-        charges = [(rate_limits.client_budget(), key, "per client")]
-    else:
-        charges = [(rate_limits.anonymous_budget(), f"ip:{client_ip(request)}", "per client"),
-                   (rate_limits.anonymous_pool_budget(), "all", "all anonymous clients")]
+        return [(rate_limits.client_budget(), key, "per client")]
+    return [(rate_limits.anonymous_budget(), f"ip:{ip}", "per client"),
+            (rate_limits.anonymous_pool_budget(), "all", "all anonymous clients")]
+
+
+PREPAID_SCOPE_KEY = "cvms.prepaid_charge"
+
+
+@dataclass(frozen=True)
+class PrepaidCharge:
+    """The rate-limit round trip a request already made before Django (vaults.api.fast_reads),
+    carried in its ASGI scope (which only the server writes): Django's throttle settles it
+    instead of charging the request a second time."""
+
+    identity: str
+    read_ahead: tuple[str, ...]
+    charged: rate_limits.Charged
+
+
+def _take_prepaid(request) -> PrepaidCharge | None:
+    scope = getattr(getattr(request, "_request", request), "scope", None)
+    return scope.pop(PREPAID_SCOPE_KEY, None) if isinstance(scope, dict) else None
+
+
+def charge_client(request, user, *, read_ahead: Sequence[str] = ()) -> dict:
+    """One request of this client (`client_charges`). Returns the cache entries named in
+    `read_ahead` ({key: value or None}), read in the same Redis round trip; {} when the cache
+    lives elsewhere (the view then reads it itself)."""
+    charges = client_charges(user, client_ip(request))
+    prepaid = _take_prepaid(request)
+    if prepaid is not None and prepaid.identity == charges[0][1] and prepaid.read_ahead == tuple(read_ahead):
+        values = rate_limits.settle(charges, prepaid.charged)
+        return {name: shared_cache.decode(raw) for name, raw in zip(read_ahead, values)}
     redis_keys = shared_cache.read_ahead_keys(list(read_ahead)) if read_ahead else None
     values = rate_limits.charge_all(charges, read=redis_keys or ())
     if redis_keys is None:

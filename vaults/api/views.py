@@ -244,19 +244,7 @@ class VaultBalanceApi(VaultApiView):
     def get(self, request, user):
         owner = path_pubkey(user)
         vault = VaultManager().get_vault_info(owner, cached=read_ahead(request, balance_key(owner)))
-        return Response({
-            "owner": vault.owner,
-            "vault": vault.address,
-            "token_account": vault.token_account,
-            "total_balance": vault.total_balance,
-            "locked_balance": vault.locked_balance,
-            "available_balance": vault.available_balance,
-            "total_deposited": vault.total_deposited,
-            "total_withdrawn": vault.total_withdrawn,
-            "created_at": vault.created_at,
-            # Extension (vault program v2): what each program holds locked, with the owner's cap.
-            "program_locks": [dict(lock) for lock in vault.program_locks],
-        })
+        return Response(s.balance_body(vault))
 
 
 class VaultTransactionsApi(VaultApiView):

@@ -104,21 +104,65 @@ def _charge_all_script(redis_url: str):
     return limiter().storage.get_connection().register_script(_CHARGE_ALL_THEN_READ)
 
 
-def charge_all(charges: Sequence[tuple[Budget, str, str]], *, read: Sequence[str] = ()) -> list[bytes | None]:
-    """`charge` for each (budget, identity, what) in order, then the raw values of the Redis keys
-    `read` (None where absent), in one round trip. Raises RateLimited like the first refusing
-    `charge` would, after the buckets before it were charged."""
+_async_scripts: dict = {}
+
+
+def _async_charge_all_script():
+    """The script on an asyncio Redis client of the running event loop (an asyncio connection
+    belongs to the loop that opened it)."""
+    from vaults.redis_client import get_async_redis
+
+    client = get_async_redis()
+    script = _async_scripts.get(id(client))
+    if script is None or script.registered_client is not client:
+        script = _async_scripts[id(client)] = client.register_script(_CHARGE_ALL_THEN_READ)
+    return script
+
+
+@dataclass(frozen=True)
+class Charged:
+    """What one `charge_all` round trip did: `refused` is 0 when every bucket was charged, else
+    the 1-based index of the bucket that refused (the ones before it were charged); `values`
+    are the raw values of the keys read (only when nothing refused)."""
+
+    refused: int
+    values: tuple
+
+
+def _script_call(charges: Sequence[tuple[Budget, str, str]], read: Sequence[str]) -> tuple[list, list]:
     storage = limiter().storage
     keys = [storage.prefixed_key(budget.item.key_for(identity)) for budget, identity, _what in charges]
     arguments: list = [time.time(), len(charges)]
     for budget, _identity, _what in charges:
         arguments += [budget.limit, budget.window_seconds]
-    answer = _charge_all_script(settings.REDIS_URL)(keys=[*keys, *read], args=arguments)
-    refused = int(answer[0])
-    if refused:
-        budget, identity, what = charges[refused - 1]
+    return [*keys, *read], arguments
+
+
+def _charged(answer) -> Charged:
+    return Charged(int(answer[0]), tuple(answer[1:]))
+
+
+def settle(charges: Sequence[tuple[Budget, str, str]], charged: Charged) -> list[bytes | None]:
+    """The values read, or RateLimited (with its exact Retry-After) for the bucket that refused."""
+    if charged.refused:
+        budget, identity, what = charges[charged.refused - 1]
         raise _refuse(budget, identity, what)
-    return list(answer[1:])
+    return list(charged.values)
+
+
+def charge_all(charges: Sequence[tuple[Budget, str, str]], *, read: Sequence[str] = ()) -> list[bytes | None]:
+    """`charge` for each (budget, identity, what) in order, then the raw values of the Redis keys
+    `read` (None where absent), in one round trip. Raises RateLimited like the first refusing
+    `charge` would, after the buckets before it were charged."""
+    keys, arguments = _script_call(charges, read)
+    return settle(charges, _charged(_charge_all_script(settings.REDIS_URL)(keys=keys, args=arguments)))
+
+
+async def charge_all_async(charges: Sequence[tuple[Budget, str, str]], *, read: Sequence[str] = ()) -> Charged:
+    """The same round trip from an event loop. It does not raise: `settle` (synchronous, it may
+    read the refused window's age) turns a refusal into RateLimited."""
+    keys, arguments = _script_call(charges, read)
+    return _charged(await _async_charge_all_script()(keys=keys, args=arguments))
 
 
 def ensure_available(budget: Budget, identity: str, *, what: str | None = None) -> None:

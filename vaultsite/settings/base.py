@@ -201,6 +201,8 @@ DEV_SIGNER_SECRET_KEYS = []
 PORT = env_int("PORT", 3000)
 BALANCE_CACHE_SECONDS = env_int("BALANCE_CACHE_SECONDS", 5)
 TVL_CACHE_SECONDS = env_int("TVL_CACHE_SECONDS", 60)
+# Anonymous cached balance and TVL reads answered on the event loop, before Django (vaults/api/fast_reads.py).
+API_FAST_READS = env_bool("API_FAST_READS", True)
 # Rate limits (vaults/services/rate_limits.py): each client its own moving window in Redis.
 RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60)
 RATE_LIMIT_CLIENT_REQUESTS = env_int("RATE_LIMIT_CLIENT_REQUESTS", 600)  # per API key / wallet login / staff user
