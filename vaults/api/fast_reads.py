@@ -38,7 +38,7 @@ from console import metrics
 from vaults import cache as shared_cache
 from vaults.api import serializers as s
 from vaults.api.throttling import PREPAID_SCOPE_KEY, PrepaidCharge, client_charges, client_ip_from
-from vaults.chain.client import VaultAccount
+from vaults.chain.client import VaultAccount, get_chain_client
 from vaults.services import rate_limits
 
 logger = logging.getLogger(__name__)
@@ -52,16 +52,32 @@ JSON_ACCEPTS = frozenset({b"", b"*/*", b"application/json"})
 CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key"})
 
 
-def _balance_body(cached: dict) -> dict:
-    return s.balance_body(VaultAccount(**cached))
+class BalanceRead:
+    @staticmethod
+    def body(cached: dict) -> dict:
+        return s.balance_body(VaultAccount(**cached))
+
+    @staticmethod
+    async def on_miss(kwargs: dict, cache_key: str) -> dict | None:
+        """The vault read from the chain (VaultManager.get_vault_info's miss), cached as there;
+        None when Django must answer (no vault: its 404)."""
+        vault = await get_chain_client().get_vault_with_locks_async(kwargs["user"])
+        if vault is None:
+            return None
+        await shared_cache.set_async(cache_key, vault.__dict__, settings.BALANCE_CACHE_SECONDS)
+        return s.balance_body(vault)
 
 
-def _tvl_body(cached: dict) -> dict:
-    return cached
+class TvlRead:
+    @staticmethod
+    def body(cached: dict) -> dict:
+        return cached
+
+    on_miss = None  # the summary is computed from the database: the view does it
 
 
-# url_name -> the answer's body from the cache entry the view reads.
-READERS = {"vault-balance": _balance_body, "vault-tvl": _tvl_body}
+# url_name -> how the answer's body comes from the cache entry the view reads, or on a miss.
+READERS = {"vault-balance": BalanceRead, "vault-tvl": TvlRead}
 
 
 class CachedReadFastPath:
@@ -107,14 +123,18 @@ class CachedReadFastPath:
         prepaid = PrepaidCharge(charges[0][1], tuple(request.read_ahead), charged)
         if charged.refused or request.template not in self._headers:
             return prepaid
+        reader = READERS[request.url_name]
         try:
-            cached = [shared_cache.decode(raw) for raw in charged.values]
-            if any(value is None for value in cached):
+            (cached,) = [shared_cache.decode(raw) for raw in charged.values]
+            if cached is not None:
+                return self._renderer.render(reader.body(cached))
+            if reader.on_miss is None:
                 return prepaid
-            return self._renderer.render(READERS[request.url_name](*cached))
-        except Exception:  # noqa: BLE001 - an entry this code cannot read: the view reads the chain
-            logger.warning("cache entry %s unreadable here; left to Django", request.read_ahead, exc_info=True)
+            body = await reader.on_miss(request.kwargs, request.read_ahead[0])
+        except Exception:  # noqa: BLE001 - Django answers it, with the error it meets itself
+            logger.warning("read of %s left to Django", request.read_ahead, exc_info=True)
             return prepaid
+        return prepaid if body is None else self._renderer.render(body)
 
     def _learning(self, send, template: tuple[str, bool]):
         """`send`, remembering the headers of Django's 200 for this route."""
@@ -132,11 +152,12 @@ class CachedReadFastPath:
 
 
 class _Eligible:
-    __slots__ = ("url_name", "route", "read_ahead", "template", "headers")
+    __slots__ = ("url_name", "route", "kwargs", "read_ahead", "template", "headers")
 
-    def __init__(self, url_name, route, read_ahead, secure, headers):
-        self.url_name, self.route, self.read_ahead, self.headers = url_name, route, read_ahead, headers
-        self.template = (url_name, secure)
+    def __init__(self, match, read_ahead, secure, headers):
+        self.url_name, self.route, self.kwargs = match.url_name, match.route, match.kwargs
+        self.read_ahead, self.headers = read_ahead, headers
+        self.template = (match.url_name, secure)
 
 
 def _eligible(scope) -> _Eligible | None:
@@ -170,9 +191,9 @@ def _eligible(scope) -> _Eligible | None:
     view = match.func.view_class()
     view.kwargs = match.kwargs
     read_ahead = view.read_ahead_keys()
-    if not read_ahead:
+    if len(read_ahead) != 1:
         return None
-    return _Eligible(match.url_name, match.route, read_ahead, secure, headers)
+    return _Eligible(match, read_ahead, secure, headers)
 
 
 def _is_secure(scope, headers) -> bool:

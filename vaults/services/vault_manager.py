@@ -106,7 +106,8 @@ class VaultManager:
             vault = self.chain.get_vault_with_locks(user)
         if vault is None:
             raise VaultNotFound(f"no vault for {user}")
-        cache.set(key, vault.__dict__, timeout=settings.BALANCE_CACHE_SECONDS)
+        if settings.BALANCE_CACHE_SECONDS > 0:
+            cache.set(key, vault.__dict__, timeout=settings.BALANCE_CACHE_SECONDS)
         return vault
 
     # ---- writes ----

@@ -199,3 +199,53 @@ async def test_behind_a_trusted_proxy_the_forwarded_client_is_charged(stack, set
     assert (await get(app, f"/vault/balance/{owner}", headers=forwarded))[0] == 200
     assert len(django.paths) == 1
     assert charges_counted("ip:203.0.113.9") == 2 and charges_counted() == 0
+
+
+@pytest.fixture
+def vault_with_a_lock(localnet, settings, funded_wallet, chain):
+    """A vault on the local validator with 10 USDT deposited, 4 of them locked by the position
+    manager (so it has a CallerLock record)."""
+    from vaults.services.cpi_manager import CPIManager
+    from vaults.services.vault_manager import VaultManager
+
+    user = funded_wallet(tokens=20_000_000)
+    settings.DEV_SIGNER_ENABLED = True
+    settings.DEV_SIGNER_SECRET_KEYS = [list(bytes(user))]
+    owner = str(user.pubkey())
+    VaultManager(chain).initialize_vault(owner)
+    VaultManager(chain).deposit(owner, 10_000_000)
+    CPIManager(chain).lock_collateral(owner, 4_000_000)
+    cache.delete(balance_key(owner))
+    return owner
+
+
+@pytest.mark.localnet
+async def test_an_uncached_balance_is_read_from_the_chain_on_the_loop(stack, settings, vault_with_a_lock):
+    settings.BALANCE_CACHE_SECONDS = 0
+    app, django = stack
+    owner = vault_with_a_lock
+    through_django = await get(app, f"/vault/balance/{owner}")
+    on_the_loop = await get(app, f"/vault/balance/{owner}")
+    assert django.paths == [f"/vault/balance/{owner}"]
+    assert through_django[0] == on_the_loop[0] == 200
+    assert on_the_loop[2] == through_django[2]
+    assert b'"locked_balance":4000000' in on_the_loop[2] and b'"locked":4000000' in on_the_loop[2]
+    assert cache.get(balance_key(owner)) is None  # BALANCE_CACHE_SECONDS=0: nothing kept
+
+    settings.BALANCE_CACHE_SECONDS = 30
+    await get(app, f"/vault/balance/{owner}")
+    assert cache.get(balance_key(owner))["locked_balance"] == 4_000_000
+    assert charges_counted() == 3
+
+
+@pytest.mark.localnet
+async def test_an_unknown_vault_is_djangos_404(stack, localnet):
+    app, django = stack
+    cache.set(TVL_KEY, {"total_value_locked": 0, "total_vaults": 0, "timestamp": 1}, timeout=60)
+    known = str(Keypair().pubkey())
+    cached_vault(known)
+    await get(app, f"/vault/balance/{known}")  # learned
+    unknown = str(Keypair().pubkey())
+    status, _headers, body = await get(app, f"/vault/balance/{unknown}")
+    assert status == 404 and b'"code":"vault_not_found"' in body
+    assert len(django.paths) == 2 and charges_counted() == 2
