@@ -58,10 +58,6 @@ class SharedPoolRedisCache(RedisCache):
         """A value read from `redis_key(key)` by other means, as `get` would return it."""
         return self._cache._serializer.loads(raw)
 
-    def encode(self, value) -> bytes | int:
-        """`value` as `set` would store it."""
-        return self._cache._serializer.dumps(value)
-
     def lives_at(self, url: str) -> bool:
         return self._servers == [url]
 
@@ -85,14 +81,3 @@ def decode(raw: bytes | None):
 def read_ahead(request, key: str):
     """The entry `key` as the request's rate-limit round trip read it, or NOT_READ."""
     return getattr(request, "read_ahead", {}).get(key, NOT_READ)
-
-
-async def set_async(key: str, value, timeout: int) -> None:
-    """`cache.set(key, value, timeout)` from an event loop, for an entry read by `read_ahead_keys`
-    (the cache lives in the rate limiter's Redis). A timeout of 0 or less stores nothing."""
-    from vaults.redis_client import get_async_redis
-
-    if timeout <= 0:
-        return
-    backend = caches["default"]
-    await get_async_redis().set(backend.redis_key(key), backend.encode(value), ex=timeout)

@@ -14,7 +14,6 @@ import re
 import struct
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -319,7 +318,6 @@ class ChainClient:
         self.rpc = Client(rpc_url, commitment=self.commitment, timeout=timeout)
         # Keep-alive connections for the raw calls too (httpx.Client is thread-safe).
         self._http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
-        self._async_https: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     # ---- IDL and coder ----
 
@@ -498,32 +496,6 @@ class ChainClient:
             raise ChainError(f"RPC {method}: {payload['error']}")
         return payload["result"]
 
-    def _async_http(self) -> httpx.AsyncClient:
-        """Keep-alive connections for the running event loop (an asyncio connection belongs to
-        the loop that opened it)."""
-        loop = asyncio.get_running_loop()
-        client = self._async_https.get(loop)
-        if client is None:
-            client = self._async_https[loop] = httpx.AsyncClient(
-                timeout=self.timeout, limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
-        return client
-
-    async def _raw_async(self, method, params):
-        """`_raw` from an event loop."""
-        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-        started = time.perf_counter()
-        try:
-            response = await self._async_http().post(self.rpc_url, json=body)
-            response.raise_for_status()
-            payload = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            _observe_rpc(method, time.perf_counter() - started, True)
-            raise ChainUnavailable(f"RPC {method} failed: {exc}") from exc
-        _observe_rpc(method, time.perf_counter() - started, "error" in payload)
-        if "error" in payload:
-            raise ChainError(f"RPC {method}: {payload['error']}")
-        return payload["result"]
-
     def _account_data(self, address) -> tuple[bytes, str] | None:
         resp = self._call("getAccountInfo", self.rpc.get_account_info, parse_pubkey(address))
         if resp.value is None:
@@ -584,17 +556,13 @@ class ChainClient:
             return None
         return self.decode_caller_lock(address, found[0])
 
-    @staticmethod
-    def _caller_lock_filters(vault) -> list[tuple[int, str]]:
-        """(offset, base58 bytes) of the CallerLock discriminator and the vault address."""
-        return [(0, b58encode(_account_discriminator("CallerLock"))), (8, str(parse_pubkey(vault)))]
-
     def get_caller_locks(self, vault) -> list[CallerLockAccount]:
         """Every program's record in `vault` (getProgramAccounts on the CallerLock
         discriminator and the vault address), ordered by program id."""
+        discriminator = _account_discriminator("CallerLock")
         resp = self._call(
             "getProgramAccounts", self.rpc.get_program_accounts, self.program_id, self.commitment, "base64", None,
-            [MemcmpOpts(offset=offset, bytes=value) for offset, value in self._caller_lock_filters(vault)],
+            [MemcmpOpts(offset=0, bytes=b58encode(discriminator)), MemcmpOpts(offset=8, bytes=str(parse_pubkey(vault)))],
         )
         locks = [self.decode_caller_lock(item.pubkey, bytes(item.account.data)) for item in resp.value]
         return sorted(locks, key=lambda lock: lock.program_id)
@@ -604,24 +572,8 @@ class ChainClient:
         vault = self.get_vault(owner)
         if vault is None:
             return None
-        return _with_locks(vault, self.get_caller_locks(vault.address))
-
-    async def get_vault_with_locks_async(self, owner) -> VaultAccount | None:
-        """`get_vault_with_locks` from an event loop, the vault and its records read concurrently
-        (the records' address filter is the vault's address, known without reading it)."""
-        address = str(self.vault_address(owner))
-        options = {"encoding": "base64", "commitment": str(self.commitment)}
-        filters = [{"memcmp": {"offset": offset, "bytes": value}} for offset, value in self._caller_lock_filters(address)]
-        account, records = await asyncio.gather(
-            self._raw_async("getAccountInfo", [address, options]),
-            self._raw_async("getProgramAccounts", [str(self.program_id), {**options, "filters": filters}]),
-        )
-        found = account["value"]
-        if found is None or found["owner"] != str(self.program_id):
-            return None
-        vault = self.decode_vault(address, base64.b64decode(found["data"][0]))
-        return _with_locks(vault, [self.decode_caller_lock(item["pubkey"], base64.b64decode(item["account"]["data"][0]))
-                                   for item in records])
+        locks = tuple(lock.as_extension() for lock in self.get_caller_locks(vault.address))
+        return VaultAccount(**{**vault.__dict__, "program_locks": locks})
 
     def account_exists(self, address) -> bool:
         return self._account_data(address) is not None
@@ -1172,11 +1124,6 @@ class FailedVaultCall:
     signers: list
     invoked_by: str | None  # the top-level program when the vault was called by CPI
     logs: list
-
-
-def _with_locks(vault: VaultAccount, locks: list[CallerLockAccount]) -> VaultAccount:
-    ordered = sorted(locks, key=lambda lock: lock.program_id)
-    return VaultAccount(**{**vault.__dict__, "program_locks": tuple(lock.as_extension() for lock in ordered)})
 
 
 def _observe_rpc(method: str, seconds: float, failed: bool) -> None:

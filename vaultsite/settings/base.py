@@ -203,6 +203,7 @@ BALANCE_CACHE_SECONDS = env_int("BALANCE_CACHE_SECONDS", 5)
 TVL_CACHE_SECONDS = env_int("TVL_CACHE_SECONDS", 60)
 # Anonymous cached balance and TVL reads answered on the event loop, before Django (vaults/api/fast_reads.py).
 API_FAST_READS = env_bool("API_FAST_READS", True)
+API_FAST_READ_THREADS = env_int("API_FAST_READ_THREADS", 8)  # per web process: balance reads of the chain on a miss
 # Rate limits (vaults/services/rate_limits.py): each client its own moving window in Redis.
 RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60)
 RATE_LIMIT_CLIENT_REQUESTS = env_int("RATE_LIMIT_CLIENT_REQUESTS", 600)  # per API key / wallet login / staff user

@@ -130,24 +130,3 @@ def test_fast_vault_decoder_agrees_with_the_idl_coder(offline_client):
         offline_client.decode_vault("addr", b"\0" * 8 + data[8:])  # another account type
     with pytest.raises(ChainError):
         offline_client.decode_vault("addr", data[:100])  # truncated
-
-
-@pytest.mark.localnet
-@pytest.mark.django_db(transaction=True)
-def test_the_event_loop_read_of_a_vault_equals_the_blocking_one(localnet, settings, funded_wallet, chain):
-    import asyncio
-
-    from vaults.services.cpi_manager import CPIManager
-    from vaults.services.vault_manager import VaultManager
-
-    user = funded_wallet(tokens=5_000_000)
-    settings.DEV_SIGNER_ENABLED = True
-    settings.DEV_SIGNER_SECRET_KEYS = [list(bytes(user))]
-    owner = str(user.pubkey())
-    VaultManager(chain).initialize_vault(owner)
-    VaultManager(chain).deposit(owner, 3_000_000)
-    CPIManager(chain).lock_collateral(owner, 1_000_000)
-    blocking = chain.get_vault_with_locks(owner)
-    assert blocking.program_locks and blocking.program_locks[0]["locked"] == 1_000_000
-    assert asyncio.run(chain.get_vault_with_locks_async(owner)) == blocking
-    assert asyncio.run(chain.get_vault_with_locks_async(str(Keypair().pubkey()))) is None
