@@ -8,6 +8,7 @@ bucket; the writes accept an Idempotency-Key.
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
@@ -262,39 +263,53 @@ class VaultTransactionsApi(VaultApiView):
         operation_id="vault_transactions",
     )
     def get(self, request, user):
-        owner = path_pubkey(user)
-        limit = self._limit(request.query_params.get("limit"))
-        after = self._cursor(request.query_params.get("cursor"))
-        # The vault is looked up in the page's own query: one round trip for a page with rows.
-        rows, next_cursor = get_transaction_page(owner, limit, after)
-        if not rows and not vault_exists_for_owner(owner):
-            # Known on chain but not recorded yet: an empty history, not an unknown vault.
-            with chain_errors():
-                exists = get_chain_client().get_vault(owner) is not None
-            if not exists:
-                raise VaultNotFound(f"no vault for {owner}")
-            return Response([])
-        response = Response(s.transaction_rows(rows))
-        if next_cursor is not None:
-            token = next_cursor.encode()
-            response["X-Next-Cursor"] = token
-            response["Link"] = f'<{request.path}?limit={limit}&cursor={token}>; rel="next"'
+        page = history_page(user, request.query_params.get("limit"), request.query_params.get("cursor"))
+        response = Response(page.rows)
+        for name, value in page.headers(request.path).items():
+            response[name] = value
         return response
 
-    @staticmethod
-    def _limit(raw):
-        return ascii_int(raw, name="limit", default=settings.TRANSACTIONS_DEFAULT_LIMIT,
-                         minimum=1, maximum=settings.TRANSACTIONS_MAX_LIMIT)
 
-    @staticmethod
-    def _cursor(raw):
-        if raw is None:
-            return None
-        try:
-            return HistoryCursor.decode(raw)
-        except ValueError:
-            raise InvalidRequest("cursor must be the X-Next-Cursor value of a previous page",
-                                 code="invalid_cursor") from None
+@dataclass(frozen=True)
+class HistoryPage:
+    rows: list[dict]
+    limit: int
+    next_cursor: str | None
+
+    def headers(self, path: str) -> dict[str, str]:
+        """The next page's cursor, in `X-Next-Cursor` and a `Link` to it."""
+        if self.next_cursor is None:
+            return {}
+        return {"X-Next-Cursor": self.next_cursor,
+                "Link": f'<{path}?limit={self.limit}&cursor={self.next_cursor}>; rel="next"'}
+
+
+def history_page(user: str, raw_limit: str | None, raw_cursor: str | None) -> HistoryPage:
+    """GET /vault/transactions/<user>: also served before Django (vaults.api.fast_reads)."""
+    owner = path_pubkey(user)
+    limit = ascii_int(raw_limit, name="limit", default=settings.TRANSACTIONS_DEFAULT_LIMIT,
+                      minimum=1, maximum=settings.TRANSACTIONS_MAX_LIMIT)
+    after = _history_cursor(raw_cursor)
+    # The vault is looked up in the page's own query: one round trip for a page with rows.
+    rows, next_cursor = get_transaction_page(owner, limit, after)
+    if not rows and not vault_exists_for_owner(owner):
+        # Known on chain but not recorded yet: an empty history, not an unknown vault.
+        with chain_errors():
+            exists = get_chain_client().get_vault(owner) is not None
+        if not exists:
+            raise VaultNotFound(f"no vault for {owner}")
+        return HistoryPage([], limit, None)
+    return HistoryPage(s.transaction_rows(rows), limit, None if next_cursor is None else next_cursor.encode())
+
+
+def _history_cursor(raw: str | None) -> HistoryCursor | None:
+    if raw is None:
+        return None
+    try:
+        return HistoryCursor.decode(raw)
+    except ValueError:
+        raise InvalidRequest("cursor must be the X-Next-Cursor value of a previous page",
+                             code="invalid_cursor") from None
 
 
 class VaultTvlApi(VaultApiView):

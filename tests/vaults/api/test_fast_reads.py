@@ -1,6 +1,7 @@
 """Anonymous cached reads answered before Django: the same bytes and headers as Django's answer,
 charged once, and every request the fast path is not sure about left to Django."""
 import asyncio
+import json
 
 import pytest
 from django.core.asgi import get_asgi_application
@@ -248,4 +249,55 @@ async def test_an_unknown_vault_is_djangos_404(stack, localnet):
     unknown = str(Keypair().pubkey())
     status, _headers, body = await get(app, f"/vault/balance/{unknown}")
     assert status == 404 and b'"code":"vault_not_found"' in body
+    assert len(django.paths) == 2 and charges_counted() == 2
+
+
+@pytest.fixture
+def recorded_history():
+    """A recorded vault with 25 history rows."""
+    from datetime import datetime, timedelta, timezone
+
+    from vaults.models import Transaction, Vault
+
+    owner = str(Keypair().pubkey())
+    vault = Vault.objects.create(owner=owner, address=str(Keypair().pubkey()), token_account=str(Keypair().pubkey()),
+                                 onchain_created_at=0)
+    start = datetime(2024, 1, 15, 10, 30, tzinfo=timezone.utc)
+    for i in range(25):
+        Transaction.objects.create(vault=vault, transaction_type="deposit", amount=10**18 + i, signature=f"h{i}",
+                                   event_index=0, slot=i, timestamp=start + timedelta(seconds=i))
+    return owner
+
+
+async def test_a_history_page_is_the_same_answer_without_django(stack, recorded_history):
+    app, django = stack
+    owner = recorded_history
+    path = f"/vault/transactions/{owner}"
+    through_django = await get(app, path, query=b"limit=10")
+    first = await get(app, path, query=b"limit=10")
+    assert django.paths == [path]
+    assert first[0] == 200 and first[2] == through_django[2]
+    assert without_request_id(first[1]) == without_request_id(through_django[1])
+    cursor = first[1]["x-next-cursor"]
+    assert first[1]["link"] == f'<{path}?limit=10&cursor={cursor}>; rel="next"'
+    pages = [first]
+    while "x-next-cursor" in pages[-1][1]:
+        pages.append(await get(app, path, query=f"limit=10&cursor={pages[-1][1]['x-next-cursor']}".encode()))
+    assert [p[0] for p in pages] == [200, 200, 200] and "link" not in pages[-1][1]
+    amounts = [row["amount"] for page in pages for row in json.loads(page[2])]
+    assert amounts == [10**18 + i for i in reversed(range(25))]  # every row once, newest first, exact
+    assert django.paths == [path]  # every page answered before Django
+    assert charges_counted() == 4
+
+
+@pytest.mark.parametrize("query, status", [
+    (b"limit=0", 400), (b"limit=%EF%BC%95", 400), (b"cursor=nope", 400), (b"limit=10&format=json", 200),
+    (b"limit=10&x=1", 200), ("limit=1&é=1".encode(), 200),
+])
+async def test_history_requests_it_is_not_sure_about_go_to_django(stack, recorded_history, query, status):
+    app, django = stack
+    path = f"/vault/transactions/{recorded_history}"
+    await get(app, path)  # learned
+    answer = await get(app, path, query=query)
+    assert answer[0] == status, answer[2]
     assert len(django.paths) == 2 and charges_counted() == 2
