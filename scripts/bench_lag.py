@@ -1,22 +1,25 @@
 #!/usr/bin/env python
-"""Lag from confirmation to database row and to WebSocket message, across N deposits.
+"""Lag from confirmation to database row and to WebSocket message, across N vault events.
 
 Starts the whole system with `scripts/run.py` (local validator, web, indexer, worker, beat) on a
 temporary data directory, the machine's PostgreSQL (a fresh database) and Redis, then:
 
 1. opens a real websocket to /ws, authenticates with the dev API key and subscribes to the dev
    wallets' streams;
-2. sends N deposits straight to the validator (signed by the dev wallets, as any wallet would;
-   the back office does not see them until the indexer does);
+2. sends N transactions straight to the validator, signed by the dev wallets as any wallet would
+   (the back office does not see them until the indexer does): by default a mix of deposits,
+   withdrawals, and locks and unlocks through the position manager (CPI), each transaction
+   signed when it is sent, with a blockhash at most a second old;
 3. polls getSignatureStatuses every POLL_SECONDS and notes when each becomes `confirmed`;
-4. reads each deposit's `transactions` row (`created_at`, written in the indexer's database
-   transaction) and the arrival time of its `deposit` message on the websocket.
+4. reads each event's `transactions` row (`created_at`, written in the indexer's database
+   transaction) and the arrival time of its message (`deposit`, `withdrawal`, `lock`, `unlock`)
+   on the websocket.
 
 All clocks are this machine's. A confirmation time is known to within POLL_SECONDS, so a lag
 below that can read as slightly negative. Prints p50/p90/p99/max and updates docs/benchmarks.md.
 
-    make bench-lag                 # 500 deposits
-    python scripts/bench_lag.py --deposits 50
+    make bench-lag                 # 500 events
+    python scripts/bench_lag.py --events 50 [--mix deposits]
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import os
 import signal
 import socket
 import statistics
+from collections import Counter
 import subprocess
 import sys
 import tempfile
@@ -41,6 +45,10 @@ sys.path.insert(0, str(ROOT))
 POLL_SECONDS = 0.01
 SENDER_THREADS = 8
 MAX_BEHIND_SECONDS = 10  # sends waiting for the validator, in seconds of the rate, before sending stops
+BLOCKHASH_MAX_AGE_SECONDS = 1.0
+EVENT_KINDS = {"all": ("deposit", "withdrawal", "lock", "unlock"), "deposits": ("deposit",)}
+SETUP_DEPOSIT = 100_000_000  # per wallet, before the load: what the withdrawals and locks draw on
+SETUP_LOCK = 50_000_000  # per wallet: what the unlocks release
 BENCH_DATABASE = "cv_bench_lag"
 
 
@@ -78,7 +86,7 @@ def summarize(name: str, lags: list[float]) -> str:
 
 
 async def listen(url: str, api_key: str, wallets: list[str], arrivals: dict, ready, stop):
-    """Subscribes to the wallets' streams and notes when each `deposit` message arrives."""
+    """Subscribes to the wallets' streams and notes when each event's message arrives."""
     from monitoring.ws_client import StreamClient
 
     async with StreamClient(url, api_key=api_key) as client:
@@ -91,14 +99,16 @@ async def listen(url: str, api_key: str, wallets: list[str], arrivals: dict, rea
             except asyncio.TimeoutError:
                 continue
             message = received.message
-            if message.get("type") == "deposit" and message.get("signature"):
+            if message.get("type") in EVENT_KINDS["all"] and message.get("signature"):
                 arrivals.setdefault(message["signature"], received.received_ns / 1e9)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--deposits", type=int, default=500)
-    parser.add_argument("--rate", type=float, default=25.0, help="deposits sent per second")
+    parser.add_argument("--events", "--deposits", dest="events", type=int, default=500)
+    parser.add_argument("--rate", type=float, default=25.0, help="transactions sent per second")
+    parser.add_argument("--mix", choices=sorted(EVENT_KINDS), default="all",
+                        help="all: deposits, withdrawals, locks and unlocks in turn; deposits: deposits only")
     parser.add_argument("--update", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--section", default="indexer-lag",
                         help="the marked section of --update to replace (empty: leave the file alone)")
@@ -162,6 +172,8 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
             headers={"Content-Type": "application/json", "X-API-Key": api_key},
         )
         urllib.request.urlopen(request, timeout=60).read()
+    kinds = EVENT_KINDS[args.mix]
+    builders = event_builders(chain, wallets, kinds)
 
     arrivals: dict[str, float] = {}
     loop = asyncio.new_event_loop()
@@ -198,9 +210,21 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
     poller.start()
     answered = [0]
 
-    def send(transaction):
+    blockhash = {"value": chain.get_latest_blockhash()[0], "at": time.monotonic()}
+
+    def fresh_blockhash():
+        with lock:
+            if time.monotonic() - blockhash["at"] > BLOCKHASH_MAX_AGE_SECONDS:
+                blockhash["value"], blockhash["at"] = chain.get_latest_blockhash()[0], time.monotonic()
+            return blockhash["value"]
+
+    def send(i):
+        """Event i, signed now: a transaction built when it was scheduled would wait behind the
+        others for the validator, and its blockhash could expire on the way (then it never lands)."""
         try:
-            signature = chain.send(transaction)
+            keypair, instruction = builders[i % len(builders)](1_000 + i)  # a distinct amount: a unique transaction
+            message = MessageV0.try_compile(keypair.pubkey(), [instruction], [], fresh_blockhash())
+            signature = chain.send(VersionedTransaction(message, [keypair]))
             with lock:
                 pending.append(signature)
         finally:
@@ -211,31 +235,24 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
     # validator's answer cannot keep up with more than a few dozen a second.
     senders = ThreadPoolExecutor(SENDER_THREADS)
     sent = []
-    blockhash, _ = chain.get_latest_blockhash()
     started = time.monotonic()
-    for i in range(args.deposits):
-        if i % 50 == 0:
-            blockhash, _ = chain.get_latest_blockhash()
-        keypair, token_account = wallets[i % len(wallets)]
-        # A distinct amount per deposit keeps every transaction unique.
-        instruction = chain.deposit_instruction(keypair.pubkey(), 1_000 + i, token_account)
-        message = MessageV0.try_compile(keypair.pubkey(), [instruction], [], blockhash)
-        sent.append(senders.submit(send, VersionedTransaction(message, [keypair])))
+    for i in range(args.events):
+        sent.append(senders.submit(send, i))
         if len(sent) - answered[0] > args.rate * MAX_BEHIND_SECONDS:
             # The validator takes them slower than asked: say so instead of queueing for ever.
             print(f"the validator answers fewer than {args.rate:g} sends/s: {len(sent) - answered[0]} waiting after "
-                  f"{len(sent)} deposits; sending stops", flush=True)
+                  f"{len(sent)} events; sending stops", flush=True)
             break
         time.sleep(max(0.0, started + (i + 1) / args.rate - time.monotonic()))
     senders.shutdown(wait=True, cancel_futures=True)
     send_seconds = time.monotonic() - started
     refused = [future.exception() for future in sent if not future.cancelled() and future.exception() is not None]
     if refused:
-        print(f"{len(refused)} deposits were not accepted by the validator; the first: {refused[0]!r}", flush=True)
+        print(f"{len(refused)} transactions were not accepted by the validator; the first: {refused[0]!r}", flush=True)
     sending_done.set()
     poller.join(timeout=120)
     if failed:
-        print(f"{len(failed)} deposits failed on chain; the first one's logs:", *chain.get_transaction(failed[0]).logs[-6:], sep="\n  ")
+        print(f"{len(failed)} transactions failed on chain; the first one's logs:", *chain.get_transaction(failed[0]).logs[-6:], sep="\n  ")
     deadline = time.time() + 120
     while time.time() < deadline:
         if len(arrivals) >= len(confirmed_at) and Transaction.objects.filter(signature__in=list(confirmed_at)).count() >= len(confirmed_at):
@@ -244,21 +261,24 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
     stop.set()
     listener.join(timeout=5)
 
-    rows = dict(Transaction.objects.filter(signature__in=list(confirmed_at), transaction_type="deposit")
-                .values_list("signature", "created_at"))
-    doubled = Transaction.objects.filter(signature__in=list(confirmed_at), transaction_type="deposit").count() - len(rows)
+    stored = Transaction.objects.filter(signature__in=list(confirmed_at))
+    rows = dict(stored.values_list("signature", "created_at"))
+    doubled = stored.count() - len(rows)
+    by_kind = dict(Counter(stored.values_list("transaction_type", flat=True)))
     db_lags = [rows[s].timestamp() - t for s, t in confirmed_at.items() if s in rows]
     ws_lags = [arrivals[s] - t for s, t in confirmed_at.items() if s in arrivals]
+    mix = ", ".join(f"{count} {kind}" for kind, count in sorted(by_kind.items()))
     lines = [
-        f"{answered[0]} of {args.deposits} deposits sent at {args.rate:g}/s (in {send_seconds:.1f} s: "
+        f"{answered[0]} of {args.events} transactions ({'/'.join(kinds)}) sent at {args.rate:g}/s (in {send_seconds:.1f} s: "
         f"{answered[0] / send_seconds:.0f}/s reached); {len(confirmed_at)} confirmed; "
-        f"{len(rows)} rows stored ({doubled} doubled); {len(arrivals)} `deposit` messages received. Measured "
-        f"{datetime.now(tz=timezone.utc):%Y-%m-%d} with `python scripts/bench_lag.py --deposits {args.deposits} --rate {args.rate:g}`.",
+        f"{len(rows)} rows stored ({mix}; {doubled} doubled); {len(arrivals)} messages received. Measured "
+        f"{datetime.now(tz=timezone.utc):%Y-%m-%d} with `python scripts/bench_lag.py --events {args.events} "
+        f"--rate {args.rate:g} --mix {args.mix}`.",
         "",
         "| lag from confirmation to | samples | p50 ms | p90 ms | p99 ms | max ms | mean ms |",
         "|---|---:|---:|---:|---:|---:|---:|",
         summarize("database row (`transactions.created_at`)", db_lags) if db_lags else "| database row | 0 | | | | | |",
-        summarize("WebSocket `deposit` message", ws_lags) if ws_lags else "| WebSocket message | 0 | | | | | |",
+        summarize("WebSocket message", ws_lags) if ws_lags else "| WebSocket message | 0 | | | | | |",
     ]
     report = "\n".join(lines)
     print(report)
@@ -272,11 +292,41 @@ def run(args, data_dir: Path, port: int, env: dict, database_url: str) -> int:
                     "p99_ms": percentile(ms, 0.99), "max_ms": max(ms)} if ms else None
 
         args.out.write_text(json.dumps({
-            "deposits": args.deposits, "sent": answered[0], "rate": args.rate, "send_seconds": send_seconds,
+            "events": args.events, "mix": list(kinds), "by_kind": by_kind, "sent": answered[0], "rate": args.rate,
+            "send_seconds": send_seconds,
             "confirmed": len(confirmed_at), "failed": len(failed), "rows": len(rows), "doubled": doubled,
             "messages": len(arrivals), "database": figures(db_lags), "websocket": figures(ws_lags),
         }, indent=2))
-    return 0 if missing == 0 and doubled == 0 and len(confirmed_at) == args.deposits else 1
+    return 0 if missing == 0 and doubled == 0 and len(confirmed_at) == args.events else 1
+
+
+def event_builders(chain, wallets, kinds) -> list:
+    """One builder per (wallet, kind), in turn: amount -> (signer, instruction). Each wallet's vault
+    first gets SETUP_DEPOSIT, SETUP_LOCK of it locked through the position manager (its owner's
+    approval and margin account with it): what withdrawals, locks and unlocks of a few thousand
+    base units then draw on, in whatever order they land."""
+    from vaults.services.cpi_manager import CLOSE_POSITION, OPEN_POSITION, CPIManager
+    from vaults.services.vault_manager import VaultManager
+
+    builders = []
+    for keypair, token_account in wallets:
+        owner = str(keypair.pubkey())
+        by_kind = {
+            "deposit": lambda amount, k=keypair, t=token_account: chain.deposit_instruction(k.pubkey(), amount, t),
+            "withdrawal": lambda amount, k=keypair, t=token_account: chain.withdraw_instruction(k.pubkey(), amount, t),
+        }
+        if set(kinds) & {"withdrawal", "lock", "unlock"}:
+            VaultManager(chain).deposit(owner, SETUP_DEPOSIT)
+            manager = CPIManager(chain)
+            manager.lock_collateral(owner, SETUP_LOCK)
+            for kind, instruction in (("lock", OPEN_POSITION), ("unlock", CLOSE_POSITION)):
+                accounts = manager.position_accounts(instruction, owner)
+                by_kind[kind] = lambda amount, name=instruction, a=accounts: chain.position_manager_instruction(
+                    name, [amount, 0], a)
+        builders.append([(keypair, by_kind[kind]) for kind in kinds])
+    # Interleaved: wallet 0's first kind, wallet 1's first kind, ..., wallet 0's second kind, ...
+    flat = [turn for position in range(len(kinds)) for turn in (per_wallet[position] for per_wallet in builders)]
+    return [lambda amount, k=keypair, build=build: (k, build(amount)) for keypair, build in flat]
 
 
 def update_section(path: Path, key: str, body: str) -> None:

@@ -9,7 +9,8 @@ Steps (each a script of its own, runnable alone; see docs/benchmarks.md):
   2. fanout_bench.py     1,000 /ws clients, 100 deposits at 50/s, one and two web processes;
                          database transactions of idle heartbeats
   3. reconcile_bench.py  20,000 matching vaults (--vaults): time, peak RSS, calls, log growth per run
-  4. ../bench_lag.py     the whole system under 200 deposits/s for 60 s: confirmation -> database
+  4. ../bench_lag.py     the whole system under 200 events/s for 60 s (deposits, withdrawals, locks
+                         and unlocks through the position manager): confirmation -> database
                          row and -> /ws message, every deposit stored once
 
 "Before" figures come from docs/bench/*-before.json (the same harness run on the code before
@@ -133,17 +134,20 @@ def goal_rows(before: dict, after: dict) -> list[tuple[str, str, str, str, str]]
 
     lag = after.get("indexer")
     reached = lag and lag["sent"] / lag["send_seconds"]
-    rows.append((f"indexer: {fmt(reached, 0)} deposits/s reached for {fmt(lag and lag['send_seconds'], 0)} s, "
+    rows.append((f"indexer: {fmt(reached, 0)} events/s reached for {fmt(lag and lag['send_seconds'], 0)} s, "
                  "p99 confirmation -> database row ms", "< 1,000 at 200/s for 60 s", "n/a",
                  fmt(lag and lag["database"] and lag["database"]["p99_ms"], 0),
                  "yes" if lag and reached >= 0.95 * 200 and lag["send_seconds"] >= 57 and lag["confirmed"] == lag["sent"]
                  and lag["database"] and lag["database"]["p99_ms"] < 1000 else "no"))
-    rows.append(("indexer: confirmed deposits stored / doubled", "all / 0", "n/a",
+    rows.append(("indexer: confirmed events stored / doubled", "all / 0", "n/a",
                  "n/a" if not lag else f"{lag['rows']:,}/{lag['confirmed']:,} / {lag['doubled']}",
                  "yes" if lag and lag["rows"] == lag["confirmed"] and lag["doubled"] == 0 else "no"))
-    rows.append(("indexer: deposits sent / confirmed by the local validator, rate reached (deposits/s)", "", "n/a",
+    rows.append(("indexer: events sent / confirmed by the local validator, rate reached (events/s)", "", "n/a",
                  "n/a" if not lag else f"{lag['sent']:,} / {lag['confirmed']:,}, "
                  f"{lag['sent'] / lag['send_seconds']:.0f}/s", ""))
+    if lag and lag.get("by_kind"):
+        rows.append(("indexer: rows stored by kind", "deposits, withdrawals, locks", "n/a",
+                     ", ".join(f"{count:,} {kind}" for kind, count in sorted(lag["by_kind"].items())), ""))
 
     def scaling(results):
         rows_ = results and results.get("process_scaling")
@@ -268,7 +272,7 @@ def main() -> int:
     parser.add_argument("--before", type=Path, help="measure this older checkout too (else: docs/bench/*-before.json)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for trying the harness")
     parser.add_argument("--only", default="http,ws,reconcile,indexer")
-    parser.add_argument("--indexer-rate", type=float, default=200, help="deposits/s for the indexer step")
+    parser.add_argument("--indexer-rate", type=float, default=200, help="events/s for the indexer step")
     parser.add_argument("--indexer-seconds", type=float, default=60, help="how long the indexer step sends")
     # The validator takes ~1-2 ms of CPU per account written: 100k vaults (200k accounts) take
     # 5-15 minutes to seed on this machine, more than the suite's budget. The suite reconciles
@@ -293,11 +297,11 @@ def main() -> int:
             measured[("reconcile", label)] = run_step("reconcile", "reconcile_bench.py", label, code_dir, *rec_extra,
                                                       *(["--before", str(args.before)] if args.before else []))
     if "indexer" in steps:
-        # The whole system (scripts/run.py) under a stream of deposits: the after code only.
-        deposits = round(args.indexer_rate * args.indexer_seconds / (10 if args.quick else 1))
+        # The whole system (scripts/run.py) under a stream of vault events: the after code only.
+        events = round(args.indexer_rate * args.indexer_seconds / (10 if args.quick else 1))
         out = RESULTS / "indexer-after.json"
         out.unlink(missing_ok=True)  # never report an earlier run's figures as this one's
-        command = [sys.executable, str(HARNESS_ROOT / "scripts" / "bench_lag.py"), "--deposits", str(deposits),
+        command = [sys.executable, str(HARNESS_ROOT / "scripts" / "bench_lag.py"), "--events", str(events),
                    "--rate", str(args.indexer_rate), "--section", "", "--out", str(out)]
         log(" ".join(command[1:]))
         step_started = time.monotonic()

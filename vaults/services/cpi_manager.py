@@ -108,6 +108,11 @@ class CPIManager:
             instructions.insert(0, self.chain.approve_caller_instruction(user, pm_id, None))
         return VaultManager(self.chain, self.builder)._complete(user, instructions)
 
+    def position_accounts(self, instruction: str, user: str) -> dict:
+        """The accounts of the position manager's `instruction` for `user` with no position size,
+        resolved once: a load generator then builds many instructions of one kind."""
+        return self._accounts(self.chain.position_manager_instruction_spec(instruction), user, {"amount": 0, "size": 0})
+
     def _accounts(self, spec: dict, user: str, args: dict) -> dict:
         owner = parse_pubkey(user)
         known = {a["name"]: owner for a in spec["accounts"] if a.get("signer")}
