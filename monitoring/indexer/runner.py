@@ -39,7 +39,7 @@ LIVE_FETCH_ATTEMPTS = 3  # getTransaction right after a notification can be a li
 LIVE_FETCH_RETRY_SECONDS = 0.3
 LIVE_QUEUE_SIZE = 10_000  # beyond this, notifications are dropped: the backfill has them anyway
 LIVE_BATCH = 64  # notifications applied in one database transaction
-LIVE_FETCH_THREADS = 8  # getTransaction calls in flight for one batch
+FETCH_THREADS = 8  # getTransaction calls in flight for one live batch or one backfill round
 SHUTDOWN_SECONDS = 5
 
 
@@ -116,7 +116,8 @@ class Indexer:
         """One backfill round, then gap repair, then (when due) the finalization pass. First of
         all, the RPC must still serve the ledger's chain (ChainMismatch otherwise)."""
         ensure_same_chain(self.chain)
-        report = RoundReport(backfill_program(self.chain, page_limit=self.options.page_limit))
+        report = RoundReport(backfill_program(self.chain, page_limit=self.options.page_limit,
+                                              fetch_pool=self._fetch_threads()))
         missed = self.watchdog.backfill_applied(report.backfill.indexed_signatures, self.delivered)
         if missed:
             logger.warning("backfill applied %d transactions the live stream did not deliver", missed)
@@ -161,6 +162,11 @@ class Indexer:
             logger.warning("finalization pass failed: %s", exc)
             return None
 
+    def _fetch_threads(self) -> ThreadPoolExecutor:
+        if self._fetch_pool is None:
+            self._fetch_pool = ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="indexer-fetch")
+        return self._fetch_pool
+
     def index_live_batch(self, signatures: list[str]) -> LiveBatch:
         """What the stream announced meanwhile, each transaction once: one query for what is known,
         the transactions fetched concurrently, then applied in the order announced, in one
@@ -171,9 +177,7 @@ class Indexer:
         pending = [signature for signature in dict.fromkeys(signatures) if signature not in known]
         if not pending:
             return batch
-        if self._fetch_pool is None:
-            self._fetch_pool = ThreadPoolExecutor(LIVE_FETCH_THREADS, thread_name_prefix="indexer-fetch")
-        reads = [self._fetch_pool.submit(read_transaction, self.chain, signature) for signature in pending]
+        reads = [self._fetch_threads().submit(read_transaction, self.chain, signature) for signature in pending]
         fetched = []
         for signature, read in zip(pending, reads):
             try:

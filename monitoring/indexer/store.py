@@ -86,11 +86,14 @@ def apply_transactions(chain: ChainClient, transactions: list[ConfirmedTransacti
     return results
 
 
-def index_transaction(chain: ChainClient, signature: str, *, source: str, cursor: str | None = None) -> IndexResult:
-    """Fetches, decodes (only what the vault program itself emitted: see
-    ChainClient._decode_events) and applies one transaction. Failed transactions, and those that
-    never ran the vault program, store nothing but still move the cursor."""
-    confirmed = read_transaction(chain, signature)
+def index_transaction(chain: ChainClient, signature: str, *, source: str, cursor: str | None = None,
+                      confirmed: ConfirmedTransaction | None = None) -> IndexResult:
+    """Fetches (unless `confirmed` is that transaction, read already), decodes (only what the
+    vault program itself emitted: see ChainClient._decode_events) and applies one transaction.
+    Failed transactions, and those that never ran the vault program, store nothing but still move
+    the cursor."""
+    if confirmed is None or confirmed.signature != signature:
+        confirmed = read_transaction(chain, signature)
     if not confirmed.invokes_vault_program:
         # Merely listing the program or a vault (as a forger does) makes a transaction show up in
         # their signature lists; it can hold nothing of ours. Only the cursor moves past it.

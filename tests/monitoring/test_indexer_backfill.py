@@ -1,5 +1,7 @@
 """monitoring.indexer.backfill: everything since the cursor, oldest first, failed transactions
 skipped, the cursor moved with the rows; a second round finds nothing."""
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from monitoring.indexer.backfill import backfill_program, oldest_first
@@ -19,7 +21,21 @@ def test_oldest_first_orders_by_slot_and_keeps_block_order():
     assert [i.signature for i in oldest_first(newest_first)] == ["a", "b1", "b2", "c"]
 
 
-def test_backfill_applies_everything_since_the_cursor_oldest_first(chain, vault_user):
+class CountingPool(ThreadPoolExecutor):
+    """A real thread pool that counts what it was given."""
+
+    def __init__(self):
+        super().__init__(4)
+        self.submitted = 0
+
+    def submit(self, fn, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.mark.parametrize("read_ahead", [False, True], ids=["one-by-one", "read-ahead"])
+def test_backfill_applies_everything_since_the_cursor_oldest_first(chain, vault_user, read_ahead):
+    pool = CountingPool() if read_ahead else None
     start_cursor_at_chain_head(chain)
     user = vault_user(tokens=10_000_000)
     signatures = [user.open_vault()] + [user.deposit(amount) for amount in (1_000, 2_000, 3_000)]
@@ -29,9 +45,12 @@ def test_backfill_applies_everything_since_the_cursor_oldest_first(chain, vault_
         user.confirm(failed)
     last = user.deposit(4_000)
 
-    report = backfill_program(chain, page_limit=2)  # small pages: the walk back pages with `before`
+    report = backfill_program(chain, page_limit=2, fetch_pool=pool)  # small pages: the walk pages with `before`
 
     assert (report.seen, report.indexed, report.new_events) == (6, 5, 5)
+    if pool is not None:
+        assert pool.submitted == 5  # every transaction it applied was read ahead; the failed one was not
+        pool.shutdown()
     rows = Transaction.objects.filter(vault__owner=user.owner).order_by("event_seq")
     base = seq_base(chain, user.owner)
     assert [(r.transaction_type, r.amount, r.event_seq - base) for r in rows] == [
