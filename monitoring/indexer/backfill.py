@@ -33,6 +33,7 @@ class BackfillReport:
     new_events: int = 0
     gaps: set[str] = field(default_factory=set)
     indexed_signatures: list[SignatureInfo] = field(default_factory=list)
+    deferred: int = 0  # signatures left to the next round (see `defer`)
 
 
 def signatures_since(chain: ChainClient, address, *, until: str | None, page_limit: int,
@@ -86,9 +87,12 @@ class ReadAhead:
             return None
 
 
-def backfill_program(chain: ChainClient, *, page_limit: int = 1000, fetch_pool: Executor | None = None) -> BackfillReport:
+def backfill_program(chain: ChainClient, *, page_limit: int = 1000, fetch_pool: Executor | None = None,
+                     defer: Callable[[str], bool] | None = None) -> BackfillReport:
     """One round: everything the program saw since the cursor, applied oldest first (read ahead
-    on `fetch_pool`, when given)."""
+    on `fetch_pool`, when given). The round ends early at the first transaction not stored yet
+    that `defer` leaves to someone else (the live path applying what it just announced); the
+    cursor stays before it, so the next round sees it again if it is still not stored."""
     name = cursor_name(chain)
     cursor = load_cursor(name)
     pending = oldest_first(signatures_since(chain, chain.program_id, until=cursor.last_signature or None,
@@ -104,6 +108,9 @@ def backfill_program(chain: ChainClient, *, page_limit: int = 1000, fetch_pool: 
             # Failed transactions change nothing; indexed ones (by the live stream) are stored.
             skipped = info
             continue
+        if defer is not None and defer(info.signature):
+            report.deferred = len(pending) - pending.index(info)
+            break
         result = index_transaction(chain, info.signature, source="backfill", cursor=name,
                                    confirmed=ahead.take(info.signature))
         skipped = None

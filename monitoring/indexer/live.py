@@ -20,16 +20,18 @@ MISSED_ROUNDS_BEFORE_RESUBSCRIBE = 2
 
 
 class RecentSignatures:
-    """A bounded, thread-safe set of recently seen signatures (a duplicate-drop cache)."""
+    """A bounded, thread-safe set of recently seen signatures (a duplicate-drop cache), with when
+    each was last seen."""
 
-    def __init__(self, capacity: int = 20_000):
+    def __init__(self, capacity: int = 20_000, clock=time.monotonic):
         self.capacity = capacity
-        self._items: OrderedDict[str, None] = OrderedDict()
+        self.clock = clock
+        self._items: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
     def add(self, signature: str) -> None:
         with self._lock:
-            self._items[signature] = None
+            self._items[signature] = self.clock()
             self._items.move_to_end(signature)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
@@ -37,6 +39,11 @@ class RecentSignatures:
     def __contains__(self, signature: str) -> bool:
         with self._lock:
             return signature in self._items
+
+    def seen_within(self, signature: str, seconds: float) -> bool:
+        with self._lock:
+            seen = self._items.get(signature)
+        return seen is not None and self.clock() - seen < seconds
 
 
 class StreamWatchdog:

@@ -40,6 +40,7 @@ LIVE_FETCH_RETRY_SECONDS = 0.3
 LIVE_QUEUE_SIZE = 10_000  # beyond this, notifications are dropped: the backfill has them anyway
 LIVE_BATCH = 64  # notifications applied in one database transaction
 FETCH_THREADS = 8  # getTransaction calls in flight for one live batch or one backfill round
+LIVE_GRACE_SECONDS = 5.0  # what the stream announced this recently, the backfill leaves to the live path
 SHUTDOWN_SECONDS = 5
 
 
@@ -116,8 +117,11 @@ class Indexer:
         """One backfill round, then gap repair, then (when due) the finalization pass. First of
         all, the RPC must still serve the ledger's chain (ChainMismatch otherwise)."""
         ensure_same_chain(self.chain)
-        report = RoundReport(backfill_program(self.chain, page_limit=self.options.page_limit,
-                                              fetch_pool=self._fetch_threads()))
+        report = RoundReport(backfill_program(
+            self.chain, page_limit=self.options.page_limit, fetch_pool=self._fetch_threads(),
+            # What the stream announced moments ago is on its way through the live path: applying
+            # it here would hold that path up (they share one thread) for work it is about to do.
+            defer=lambda signature: self.delivered.seen_within(signature, LIVE_GRACE_SECONDS)))
         missed = self.watchdog.backfill_applied(report.backfill.indexed_signatures, self.delivered)
         if missed:
             logger.warning("backfill applied %d transactions the live stream did not deliver", missed)

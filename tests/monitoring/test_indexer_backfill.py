@@ -75,3 +75,22 @@ def test_backfill_skips_what_the_live_path_already_applied_and_moves_past_it(cha
     assert [s.signature for s in report.indexed_signatures] == [opened]
     assert IndexedEvent.objects.filter(vault_address=user.vault).count() == 2
     assert IndexerCursor.objects.get(name=cursor_name(chain)).last_signature == live
+
+
+def test_a_round_leaves_what_the_live_path_is_about_to_apply_and_the_next_round_takes_it(chain, vault_user):
+    start_cursor_at_chain_head(chain)
+    user = vault_user()
+    opened = user.open_vault()
+    announced = user.deposit(5_000)
+    after = user.deposit(6_000)
+
+    report = backfill_program(chain, defer=lambda signature: signature == announced)
+
+    assert (report.seen, report.indexed, report.deferred) == (3, 1, 2)
+    assert [s.signature for s in report.indexed_signatures] == [opened]  # nothing after it either: in order
+    assert IndexerCursor.objects.get(name=cursor_name(chain)).last_signature == opened
+    assert not Transaction.objects.filter(signature__in=[announced, after]).exists()
+
+    report = backfill_program(chain)  # no longer deferred (stored by then, or left too long)
+    assert [s.signature for s in report.indexed_signatures] == [announced, after]
+    assert IndexerCursor.objects.get(name=cursor_name(chain)).last_signature == after

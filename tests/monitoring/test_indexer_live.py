@@ -138,3 +138,17 @@ def test_dead_stream_the_backfill_closes_the_gap_within_the_poll_interval(chain,
     assert amounts == [(1_000, base + 2), (2_000, base + 3), (3_000, base + 4)]
     indexer.wait_for_log("live: resubscribing", timeout=15)
     assert indexer.alive()
+
+
+def test_recent_signatures_know_how_long_ago_each_was_seen():
+    now = [100.0]
+    recent = RecentSignatures(clock=lambda: now[0])
+    recent.add("a")
+    now[0] = 103.0
+    recent.add("b")
+    assert recent.seen_within("a", 5) and recent.seen_within("b", 5)
+    now[0] = 105.5
+    assert not recent.seen_within("a", 5) and recent.seen_within("b", 5)
+    assert not recent.seen_within("never", 5)
+    recent.add("a")  # seen again: the clock starts over
+    assert recent.seen_within("a", 5)
