@@ -63,7 +63,7 @@ class ReadAhead:
     them is applied: a round behind a busy stream holds the live path up (they share one thread)
     for a round trip per transaction less. Without a pool, nothing is read ahead."""
 
-    def __init__(self, chain: ChainClient, signatures: list[str], pool: Executor | None, depth: int = 64):
+    def __init__(self, chain: ChainClient, signatures: list[str], pool: Executor | None, depth: int = 16):
         self.chain, self.pool, self.depth = chain, pool, depth
         self.waiting = deque(signatures)
         self.reads: dict[str, Future] = {}
@@ -72,7 +72,17 @@ class ReadAhead:
     def _fill(self) -> None:
         while self.pool is not None and self.waiting and len(self.reads) < self.depth:
             signature = self.waiting.popleft()
-            self.reads[signature] = self.pool.submit(read_transaction, self.chain, signature)
+            try:
+                self.reads[signature] = self.pool.submit(read_transaction, self.chain, signature)
+            except RuntimeError:  # the pool is shutting down (the indexer is stopping): read in turn
+                self.pool = None
+
+    def close(self) -> None:
+        """Reads not started are dropped: the pool is the live path's too."""
+        self.waiting.clear()
+        for read in self.reads.values():
+            read.cancel()
+        self.reads.clear()
 
     def take(self, signature: str) -> ConfirmedTransaction | None:
         """The transaction read ahead, or None (not read ahead, or the read failed: the caller
@@ -101,23 +111,29 @@ def backfill_program(chain: ChainClient, *, page_limit: int = 1000, fetch_pool: 
     skipped: SignatureInfo | None = None  # newest signature passed over since the last write
     # One query for the lot: behind a busy live stream nearly all of them are stored already.
     known = indexed_signatures(info.signature for info in pending if not info.failed)
-    ahead = ReadAhead(chain, [info.signature for info in pending if not info.failed and info.signature not in known],
-                      fetch_pool)
-    for info in pending:
-        if info.failed or info.signature in known:
-            # Failed transactions change nothing; indexed ones (by the live stream) are stored.
-            skipped = info
-            continue
-        if defer is not None and defer(info.signature):
-            report.deferred = len(pending) - pending.index(info)
-            break
-        result = index_transaction(chain, info.signature, source="backfill", cursor=name,
-                                   confirmed=ahead.take(info.signature))
-        skipped = None
-        report.indexed += 1
-        report.new_events += result.new_events
-        report.gaps |= result.gaps
-        report.indexed_signatures.append(info)
+    to_apply = [info.signature for info in pending if not info.failed and info.signature not in known]
+    if defer is not None:
+        # Only up to the first deferred one: the round ends there.
+        to_apply = to_apply[:next((i for i, signature in enumerate(to_apply) if defer(signature)), len(to_apply))]
+    ahead = ReadAhead(chain, to_apply, fetch_pool)
+    try:
+        for position, info in enumerate(pending):
+            if info.failed or info.signature in known:
+                # Failed transactions change nothing; indexed ones (by the live stream) are stored.
+                skipped = info
+                continue
+            if defer is not None and defer(info.signature):
+                report.deferred = len(pending) - position
+                break
+            result = index_transaction(chain, info.signature, source="backfill", cursor=name,
+                                       confirmed=ahead.take(info.signature))
+            skipped = None
+            report.indexed += 1
+            report.new_events += result.new_events
+            report.gaps |= result.gaps
+            report.indexed_signatures.append(info)
+    finally:
+        ahead.close()
     if skipped is not None:
         with db_transaction.atomic():
             advance_cursor(name, skipped.signature, skipped.slot)

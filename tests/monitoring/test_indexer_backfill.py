@@ -84,9 +84,12 @@ def test_a_round_leaves_what_the_live_path_is_about_to_apply_and_the_next_round_
     announced = user.deposit(5_000)
     after = user.deposit(6_000)
 
-    report = backfill_program(chain, defer=lambda signature: signature == announced)
+    pool = CountingPool()
+    report = backfill_program(chain, fetch_pool=pool, defer=lambda signature: signature == announced)
+    pool.shutdown()
 
     assert (report.seen, report.indexed, report.deferred) == (3, 1, 2)
+    assert pool.submitted == 1  # nothing read ahead past the deferred one: the pool is the live path's too
     assert [s.signature for s in report.indexed_signatures] == [opened]  # nothing after it either: in order
     assert IndexerCursor.objects.get(name=cursor_name(chain)).last_signature == opened
     assert not Transaction.objects.filter(signature__in=[announced, after]).exists()

@@ -61,3 +61,18 @@ def test_requests_reuse_pooled_database_sessions(client):
     assert len(pids) <= pool.max_size
     assert len(pids) < 8
     assert pool.get_stats()["connections_num"] <= pool.max_size
+
+
+@pytest.mark.parametrize("pool, threads, refused", [("10", "8", False), ("10", "9", True), ("4", "8", True),
+                                                    ("0", "8", False), ("10", "0", True)])
+def test_fast_read_threads_leave_pooled_connections_for_django(pool, threads, refused):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_POOL_MAX_SIZE": pool, "API_FAST_READ_THREADS": threads}
+    loaded = subprocess.run([sys.executable, "-c", "import vaultsite.settings.base"], env=env,
+                            capture_output=True, text=True)
+    assert (loaded.returncode != 0) == refused, loaded.stderr[-500:]
+    if refused:
+        assert "API_FAST_READ_THREADS must be from 1 to DATABASE_POOL_MAX_SIZE - 2" in loaded.stderr

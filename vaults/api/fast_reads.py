@@ -30,7 +30,9 @@ It answers only when it is sure Django would answer the same bytes:
 Everything else goes on to Django unchanged, except that a request whose buckets were charged
 carries that charge (`PrepaidCharge` in its scope): Django's throttle settles it instead of
 charging again, so a refused charge is answered 429 by Django (exact Retry-After, the usual
-body). No request is charged twice.
+body). No request is charged twice, and no read is made twice: an error the fast path's read met
+(no vault, a bad cursor, the chain away) travels with the charge, and Django answers it. At most
+API_FAST_READ_THREADS reads wait on the pool; beyond that, Django reads (no queue builds here).
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from django.conf import settings
@@ -68,7 +70,7 @@ REPLAYABLE_HEADERS = frozenset({
     b"cross-origin-opener-policy", b"strict-transport-security", b"content-length",
 })
 PER_ANSWER_HEADERS = frozenset({b"x-next-cursor", b"link"})  # the history page's own: computed per answer
-JSON_ACCEPTS = frozenset({b"", b"*/*", b"application/json"})
+JSON_ACCEPTS = frozenset({b"*/*", b"application/json"})
 CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key"})
 
 
@@ -76,6 +78,18 @@ CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key"})
 class Answer:
     body: object
     headers: dict[str, str]
+
+    def rendered(self) -> "Rendered":
+        return Rendered(_renderer.render(self.body), self.headers)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    content: bytes
+    headers: dict[str, str]
+
+
+_renderer = JSONRenderer()
 
 
 class BalanceRead:
@@ -121,12 +135,13 @@ def _readers() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(settings.API_FAST_READ_THREADS, thread_name_prefix="fast-read")
 
 
-def _as_request_thread(read, request) -> Answer:
-    """`read` with the database connections handled as Django handles them around a request
-    (given back to the pool afterwards)."""
+def _as_request_thread(read, request) -> Rendered:
+    """`read`, rendered (a page of up to TRANSACTIONS_MAX_LIMIT rows is not rendered on the event
+    loop), with the database connections handled as Django handles them around a request (given
+    back to the pool afterwards)."""
     close_old_connections()
     try:
-        return read(request)
+        return read(request).rendered()
     finally:
         close_old_connections()
 
@@ -136,8 +151,8 @@ class CachedReadFastPath:
 
     def __init__(self, app):
         self.app = app
-        self._renderer = JSONRenderer()
         self._headers: dict[tuple[str, bool], list[tuple[bytes, bytes]]] = {}
+        self._reading = 0  # reads on the thread pool now (the event loop's own count: no lock)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "GET" or not settings.API_FAST_READS:
@@ -148,22 +163,21 @@ class CachedReadFastPath:
         started = time.perf_counter()
         try:
             answer = await self._read(scope, request)
-        except Exception:  # noqa: BLE001 - Django answers it, with the error it meets itself
-            logger.warning("read of %s left to Django", scope["path"], exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - Django answers it (and charges it: nothing was)
+            logger.warning("read of %s left to Django: %s: %s", scope["path"], exc.__class__.__name__, exc)
             return await self.app(scope, receive, send)
-        if isinstance(answer, Answer):
-            body = self._renderer.render(answer.body)
+        if isinstance(answer, Rendered):
             headers = [*self._headers[request.template],
                        *((name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers.items()),
-                       (b"content-length", str(len(body)).encode())]
+                       (b"content-length", str(len(answer.content)).encode())]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await send({"type": "http.response.body", "body": answer.content})
             metrics.HTTP_REQUEST_SECONDS.labels(request.route, "GET", "2xx").observe(time.perf_counter() - started)
             return None
         scope = {**scope, PREPAID_SCOPE_KEY: answer} if answer is not None else scope
         return await self.app(scope, receive, self._learning(send, request.template))
 
-    async def _read(self, scope, request) -> Answer | PrepaidCharge | None:
+    async def _read(self, scope, request) -> Rendered | PrepaidCharge | None:
         """The answer, or the charge made for a request Django must answer (None when none was
         made)."""
         redis_keys = shared_cache.read_ahead_keys(request.read_ahead) if request.read_ahead else []
@@ -180,13 +194,19 @@ class CachedReadFastPath:
         try:
             cached = [shared_cache.decode(raw) for raw in charged.values]
             if cached and cached[0] is not None:
-                return reader.from_cache(cached[0], request)
-            if reader.read is None:
-                return prepaid
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(_readers(), _as_request_thread, reader.read, request)
-        except VaultServiceError:  # an error answer: Django's, as usual
-            return prepaid
+                return reader.from_cache(cached[0], request).rendered()
+            if reader.read is None or self._reading >= settings.API_FAST_READ_THREADS:
+                return prepaid  # a TVL miss, or every reader busy: Django reads it (never a queue here)
+            self._reading += 1
+            try:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(_readers(), _as_request_thread, reader.read, request)
+            finally:
+                self._reading -= 1
+        except VaultServiceError as exc:
+            # An error answer (no vault, a bad cursor, the chain away): Django renders it as
+            # usual, from this very error, without reading again.
+            return replace(prepaid, error=exc)
         except Exception:  # noqa: BLE001 - Django answers it, with the error it meets itself
             logger.warning("read of %s left to Django", request.path, exc_info=True)
             return prepaid
@@ -225,8 +245,9 @@ def _eligible(scope) -> _Eligible | None:
         if name in headers or name in CREDENTIAL_HEADERS:
             return None  # a repeated header or a credential: Django decides
         headers[name] = value
-    if headers.get(b"accept", b"").strip() not in JSON_ACCEPTS:
-        return None
+    accept = headers.get(b"accept")
+    if accept is not None and accept.strip() not in JSON_ACCEPTS:
+        return None  # an empty Accept too: DRF refuses it (406)
     if b"cookie" in headers and settings.SESSION_COOKIE_NAME in parse_cookie(headers[b"cookie"].decode("latin-1")):
         return None
     secure = _is_secure(scope, headers)

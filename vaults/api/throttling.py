@@ -94,6 +94,7 @@ class PrepaidCharge:
     identity: str
     read_ahead: tuple[str, ...]
     charged: rate_limits.Charged
+    error: Exception | None = None  # what the fast path's read of this request met: Django answers it
 
 
 def _take_prepaid(request) -> PrepaidCharge | None:
@@ -109,6 +110,8 @@ def charge_client(request, user, *, read_ahead: Sequence[str] = ()) -> dict:
     prepaid = _take_prepaid(request)
     if prepaid is not None and prepaid.identity == charges[0][1] and prepaid.read_ahead == tuple(read_ahead):
         values = rate_limits.settle(charges, prepaid.charged)
+        if prepaid.error is not None:
+            raise prepaid.error  # the view would meet it again: answered as the view's own error
         return {name: shared_cache.decode(raw) for name, raw in zip(read_ahead, values)}
     redis_keys = shared_cache.read_ahead_keys(list(read_ahead)) if read_ahead else None
     values = rate_limits.charge_all(charges, read=redis_keys or ())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -104,7 +105,7 @@ def _charge_all_script(redis_url: str):
     return limiter().storage.get_connection().register_script(_CHARGE_ALL_THEN_READ)
 
 
-_async_scripts: dict = {}
+_async_scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # asyncio client -> script
 
 
 def _async_charge_all_script():
@@ -113,9 +114,9 @@ def _async_charge_all_script():
     from vaults.redis_client import get_async_redis
 
     client = get_async_redis()
-    script = _async_scripts.get(id(client))
-    if script is None or script.registered_client is not client:
-        script = _async_scripts[id(client)] = client.register_script(_CHARGE_ALL_THEN_READ)
+    script = _async_scripts.get(client)
+    if script is None:
+        script = _async_scripts[client] = client.register_script(_CHARGE_ALL_THEN_READ)
     return script
 
 

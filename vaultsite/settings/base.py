@@ -135,10 +135,11 @@ TEMPLATES = [
 
 DATABASE_URL = env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/collateral_vault")
 # DATABASE_POOL_MAX_SIZE=0 turns pooling off (a connection per request, as Django does by default).
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 10)
 DATABASES = {"default": database_from_url(
     DATABASE_URL,
     pool_min_size=env_int("DATABASE_POOL_MIN_SIZE", 2),
-    pool_max_size=env_int("DATABASE_POOL_MAX_SIZE", 10),
+    pool_max_size=DATABASE_POOL_MAX_SIZE,
     pool_timeout=env_int("DATABASE_POOL_TIMEOUT_SECONDS", 10),
     prepared_statements=env_bool("DATABASE_PREPARED_STATEMENTS", True),
 )}
@@ -203,7 +204,10 @@ BALANCE_CACHE_SECONDS = env_int("BALANCE_CACHE_SECONDS", 5)
 TVL_CACHE_SECONDS = env_int("TVL_CACHE_SECONDS", 60)
 # Anonymous cached balance and TVL reads answered on the event loop, before Django (vaults/api/fast_reads.py).
 API_FAST_READS = env_bool("API_FAST_READS", True)
-API_FAST_READ_THREADS = env_int("API_FAST_READ_THREADS", 8)  # per web process: balance reads of the chain on a miss
+API_FAST_READ_THREADS = env_int("API_FAST_READ_THREADS", 8)  # per web process: chain and database reads
+if DATABASE_POOL_MAX_SIZE and not 0 < API_FAST_READ_THREADS <= DATABASE_POOL_MAX_SIZE - 2:
+    raise ImproperlyConfigured("API_FAST_READ_THREADS must be from 1 to DATABASE_POOL_MAX_SIZE - 2: each may hold a "
+                               "pooled connection, and Django's own thread needs one besides")
 # Rate limits (vaults/services/rate_limits.py): each client its own moving window in Redis.
 RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60)
 RATE_LIMIT_CLIENT_REQUESTS = env_int("RATE_LIMIT_CLIENT_REQUESTS", 600)  # per API key / wallet login / staff user

@@ -80,6 +80,12 @@ def charges_counted(identity=f"ip:{CLIENT_IP}") -> int:
     return budget.limit - remaining
 
 
+def rpc_calls(method: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("cvms_rpc_request_duration_seconds_count", {"method": method}) or 0
+
+
 def without_request_id(headers: dict) -> dict:
     return {name: value for name, value in headers.items() if name != "x-request-id"}
 
@@ -139,6 +145,7 @@ async def test_a_spent_budget_is_refused_by_django_with_its_retry_after(stack, s
     ([(b"x-api-key", b"nope")], b"", "GET", 401),
     ([(b"cookie", b"sessionid=nope")], b"", "GET", 200),
     ([(b"accept", b"text/html")], b"", "GET", 406),
+    ([(b"accept", b"")], b"", "GET", 406),
     ([(b"accept", b"application/json; indent=4")], b"", "GET", 200),
     ([], b"format=json", "GET", 200),
     ([], b"", "HEAD", 200),
@@ -247,9 +254,11 @@ async def test_an_unknown_vault_is_djangos_404(stack, localnet):
     cached_vault(known)
     await get(app, f"/vault/balance/{known}")  # learned
     unknown = str(Keypair().pubkey())
+    reads_before = rpc_calls("getAccountInfo")
     status, _headers, body = await get(app, f"/vault/balance/{unknown}")
     assert status == 404 and b'"code":"vault_not_found"' in body
     assert len(django.paths) == 2 and charges_counted() == 2
+    assert rpc_calls("getAccountInfo") == reads_before + 1  # Django answered the fast path's error: no second read
 
 
 @pytest.fixture
@@ -301,3 +310,14 @@ async def test_history_requests_it_is_not_sure_about_go_to_django(stack, recorde
     answer = await get(app, path, query=query)
     assert answer[0] == status, answer[2]
     assert len(django.paths) == 2 and charges_counted() == 2
+
+
+async def test_with_every_reader_busy_django_reads_the_page(stack, settings, recorded_history):
+    app, django = stack
+    path = f"/vault/transactions/{recorded_history}"
+    learned = await get(app, path)
+    assert (await get(app, path))[2] == learned[2] and django.paths == [path]  # on the fast path's pool
+    settings.API_FAST_READ_THREADS = 0  # none free
+    busy = await get(app, path)
+    assert busy[0] == 200 and busy[2] == learned[2]
+    assert django.paths == [path, path] and charges_counted() == 3
