@@ -32,7 +32,7 @@ carries that charge (`PrepaidCharge` in its scope): Django's throttle settles it
 charging again, so a refused charge is answered 429 by Django (exact Retry-After, the usual
 body). No request is charged twice, and no read is made twice: an error the fast path's read met
 (no vault, a bad cursor, the chain away) travels with the charge, and Django answers it. At most
-API_FAST_READ_THREADS reads wait on the pool; beyond that, Django reads (no queue builds here).
+8 reads per pool thread run or wait there; beyond that, Django reads (the queue stays bounded).
 """
 from __future__ import annotations
 
@@ -72,6 +72,7 @@ REPLAYABLE_HEADERS = frozenset({
 PER_ANSWER_HEADERS = frozenset({b"x-next-cursor", b"link"})  # the history page's own: computed per answer
 JSON_ACCEPTS = frozenset({b"*/*", b"application/json"})
 CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key"})
+READS_WAITING_PER_THREAD = 8  # beyond this many reads per pool thread (running or waiting), Django reads
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ class CachedReadFastPath:
     def __init__(self, app):
         self.app = app
         self._headers: dict[tuple[str, bool], list[tuple[bytes, bytes]]] = {}
-        self._reading = 0  # reads on the thread pool now (the event loop's own count: no lock)
+        self._reading = 0  # reads on or waiting for the thread pool (the event loop's own count: no lock)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "GET" or not settings.API_FAST_READS:
@@ -195,8 +196,8 @@ class CachedReadFastPath:
             cached = [shared_cache.decode(raw) for raw in charged.values]
             if cached and cached[0] is not None:
                 return reader.from_cache(cached[0], request).rendered()
-            if reader.read is None or self._reading >= settings.API_FAST_READ_THREADS:
-                return prepaid  # a TVL miss, or every reader busy: Django reads it (never a queue here)
+            if reader.read is None or self._reading >= settings.API_FAST_READ_THREADS * READS_WAITING_PER_THREAD:
+                return prepaid  # a TVL miss, or the readers' queue full: Django reads it
             self._reading += 1
             try:
                 loop = asyncio.get_running_loop()
