@@ -111,20 +111,21 @@ def backfill_program(chain: ChainClient, *, page_limit: int = 1000, fetch_pool: 
     skipped: SignatureInfo | None = None  # newest signature passed over since the last write
     # One query for the lot: behind a busy live stream nearly all of them are stored already.
     known = indexed_signatures(info.signature for info in pending if not info.failed)
-    to_apply = [info.signature for info in pending if not info.failed and info.signature not in known]
-    if defer is not None:
-        # Only up to the first deferred one: the round ends there.
-        to_apply = to_apply[:next((i for i, signature in enumerate(to_apply) if defer(signature)), len(to_apply))]
-    ahead = ReadAhead(chain, to_apply, fetch_pool)
+
+    def unstored(info: SignatureInfo) -> bool:
+        return not info.failed and info.signature not in known
+
+    # The round ends at the first unstored transaction `defer` leaves to someone else.
+    end = next((i for i, info in enumerate(pending) if defer is not None and unstored(info) and defer(info.signature)),
+               len(pending))
+    report.deferred = len(pending) - end
+    ahead = ReadAhead(chain, [info.signature for info in pending[:end] if unstored(info)], fetch_pool)
     try:
-        for position, info in enumerate(pending):
-            if info.failed or info.signature in known:
+        for info in pending[:end]:
+            if not unstored(info):
                 # Failed transactions change nothing; indexed ones (by the live stream) are stored.
                 skipped = info
                 continue
-            if defer is not None and defer(info.signature):
-                report.deferred = len(pending) - position
-                break
             result = index_transaction(chain, info.signature, source="backfill", cursor=name,
                                        confirmed=ahead.take(info.signature))
             skipped = None

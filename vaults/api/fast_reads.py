@@ -57,7 +57,7 @@ from vaults import cache as shared_cache
 from vaults.api import serializers as s
 from vaults.api import views
 from vaults.api.throttling import PREPAID_SCOPE_KEY, PrepaidCharge, client_charges, client_ip_from
-from vaults.chain.client import VaultAccount, parse_pubkey
+from vaults.chain.client import VaultAccount
 from vaults.errors import VaultServiceError
 from vaults.services import rate_limits
 from vaults.services.vault_manager import VaultManager
@@ -103,7 +103,7 @@ class BalanceRead:
     @staticmethod
     def read(request) -> Answer:
         """The view's own read on a miss: the chain, then the cache."""
-        vault = VaultManager().get_vault_info(str(parse_pubkey(request.kwargs["user"])), None)
+        vault = VaultManager().get_vault_info(views.path_pubkey(request.kwargs["user"]), None)
         return Answer(s.balance_body(vault), {})
 
 

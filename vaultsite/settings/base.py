@@ -202,7 +202,7 @@ DEV_SIGNER_SECRET_KEYS = []
 PORT = env_int("PORT", 3000)
 BALANCE_CACHE_SECONDS = env_int("BALANCE_CACHE_SECONDS", 5)
 TVL_CACHE_SECONDS = env_int("TVL_CACHE_SECONDS", 60)
-# Anonymous cached balance and TVL reads answered on the event loop, before Django (vaults/api/fast_reads.py).
+# Anonymous balance, TVL and history reads answered on the event loop, before Django (vaults/api/fast_reads.py).
 API_FAST_READS = env_bool("API_FAST_READS", True)
 API_FAST_READ_THREADS = env_int("API_FAST_READ_THREADS", 8)  # per web process: chain and database reads
 if DATABASE_POOL_MAX_SIZE and not 0 < API_FAST_READ_THREADS <= DATABASE_POOL_MAX_SIZE - 2:
